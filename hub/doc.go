@@ -1,0 +1,45 @@
+// Package hub is the switchboard daemon as a library: a protocol-free core
+// of users, rooms and presence, and the doors that connect protocols to it.
+// For now there is one door, Socket.IO, and the chat web page served next to
+// it.
+//
+// Entry points:
+//
+//   - New returns a Hub, the core. Doors Attach a Peer per connection and
+//     get a Conn whose methods (SetName, Join, Leave, Say, Close) are the
+//     chat's requests; the Hub calls Peer.Deliver with the Events for that
+//     connection.
+//   - WebHandler serves the chat page (WebFS: index.html, app.js, style.css
+//     and sb.js, a small Socket.IO client written for this page).
+//
+// # The chat protocol (Socket.IO door)
+//
+// Client to server events, each with an ack:
+//
+//	nick  name           → {ok:true, nick, online:[user...]}
+//	join  room           → {ok:true, room, members:[user...]}
+//	leave room           → {ok:true, room}
+//	say   {room, text}   → {ok:true, id, at}
+//
+// A failed request is acked {ok:false, code, error}, where code is one of
+// "invalid", "no_name", "in_room", "not_in_room", "limit", "rate", "closed"
+// (see Code) and error a sentence. at is milliseconds since the Unix epoch.
+//
+// Server to client events:
+//
+//	said     {room, from, text, id, at}  to the room's members except the sending connection
+//	joined   {room, user}                to the room, when a user's first connection joins
+//	left     {room, user}                to the room, when a user's last connection leaves
+//	presence {user, state}               to everyone; state "online" when a user's first
+//	                                     connection takes the name, "offline" when its last goes
+//
+// Names and rooms are 1 to 32 (names) or 64 (rooms) bytes of ASCII letters,
+// digits and "-_.", not starting with one of "-_."; they are case-sensitive.
+// Text is valid UTF-8 without control characters other than tab and
+// newline, up to 2000 bytes. One user may hold several connections (tabs);
+// a connection changes its name only while in no room. Every count is
+// bounded (see Config) and each connection may say 10 messages a second
+// with bursts of 20.
+//
+// The examples are the best way to understand how to use this package.
+package hub

@@ -1,0 +1,342 @@
+package hub
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Config configures a Hub. The zero value of each field means its default,
+// which the field's doc names. New copies the Config; it is never modified.
+type Config struct {
+	// MaxNameLen bounds a user name, in bytes. Default 32.
+	MaxNameLen int
+	// MaxRoomLen bounds a room name, in bytes. Default 64.
+	MaxRoomLen int
+	// MaxTextLen bounds the text of one message, in bytes. Default 2000.
+	MaxTextLen int
+	// MaxConns bounds the connections attached at once. Default 10000.
+	MaxConns int
+	// MaxConnsPerUser bounds the connections one user name may hold at
+	// once. Default 16.
+	MaxConnsPerUser int
+	// MaxRooms bounds the rooms that exist at once (a room exists while it
+	// has members). Default 10000.
+	MaxRooms int
+	// MaxRoomsPerConn bounds the rooms one connection may be in. Default 32.
+	MaxRoomsPerConn int
+	// MaxRoomMembers bounds the connections in one room. Default 10000.
+	MaxRoomMembers int
+	// SayRate is the sustained number of messages per second one
+	// connection may say; SayBurst how many it may say at once. Defaults
+	// 10 and 20.
+	SayRate  float64
+	SayBurst int
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+	// Logger receives debug records. nil means silent.
+	Logger *slog.Logger
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	var cfg Config
+	if c != nil {
+		cfg = *c
+	}
+	def := func(p *int, v int, name string) error {
+		if *p < 0 {
+			return fmt.Errorf("hub: Config.%s is negative", name)
+		}
+		if *p == 0 {
+			*p = v
+		}
+		return nil
+	}
+	for _, d := range []struct {
+		p    *int
+		v    int
+		name string
+	}{
+		{&cfg.MaxNameLen, 32, "MaxNameLen"},
+		{&cfg.MaxRoomLen, 64, "MaxRoomLen"},
+		{&cfg.MaxTextLen, 2000, "MaxTextLen"},
+		{&cfg.MaxConns, 10000, "MaxConns"},
+		{&cfg.MaxConnsPerUser, 16, "MaxConnsPerUser"},
+		{&cfg.MaxRooms, 10000, "MaxRooms"},
+		{&cfg.MaxRoomsPerConn, 32, "MaxRoomsPerConn"},
+		{&cfg.MaxRoomMembers, 10000, "MaxRoomMembers"},
+		{&cfg.SayBurst, 20, "SayBurst"},
+	} {
+		if err := def(d.p, d.v, d.name); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.SayRate < 0 {
+		return cfg, errors.New("hub: Config.SayRate is negative")
+	}
+	if cfg.SayRate == 0 {
+		cfg.SayRate = 10
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg, nil
+}
+
+// Peer is a door's side of one connection: the Hub hands it the events
+// addressed to the connection.
+//
+// Deliver is called with the Hub's lock held, so that every member of a
+// room sees that room's events in one order. It must not block and must
+// not call back into the Hub. A non-nil error (say, a full send queue)
+// makes the Hub detach the connection and then call Close, outside its
+// lock.
+type Peer interface {
+	Deliver(Event) error
+	Close()
+}
+
+// Hub holds users, rooms and presence for every door. It knows nothing of
+// the protocols; doors Attach their connections and translate.
+//
+// A user is a name; one user may hold several connections (browser tabs,
+// a terminal). Presence "online" goes to every connection when a user's
+// first connection takes the name, "offline" when its last one lets go.
+// Room membership is per connection; "joined" and "left" are per user:
+// they are sent when the user's first connection enters a room and when
+// its last one leaves it.
+//
+// All methods are safe for concurrent use. Callers must call Close, which
+// detaches every connection.
+type Hub struct {
+	cfg    Config
+	log    *slog.Logger
+	prefix string
+
+	mu     sync.Mutex
+	closed bool
+	seq    uint64
+	conns  map[*Conn]struct{}
+	users  map[string]int // name → connections holding it
+	rooms  map[string]*room
+	failed []*Conn // peers whose Deliver failed, handled after unlock
+}
+
+type room struct {
+	name    string
+	members map[*Conn]struct{}
+	users   map[string]int // name → member connections of that user
+}
+
+// New returns a Hub configured by cfg (nil means defaults).
+func New(cfg *Config) (*Hub, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("hub: message id prefix: %w", err)
+	}
+	return &Hub{
+		cfg:    c,
+		log:    c.Logger,
+		prefix: hex.EncodeToString(b[:]),
+		conns:  make(map[*Conn]struct{}),
+		users:  make(map[string]int),
+		rooms:  make(map[string]*room),
+	}, nil
+}
+
+// Attach registers a connection of a door. The Conn starts without a name
+// and in no room. It fails with ErrClosed after Close and ErrLimit when
+// MaxConns connections are attached.
+func (h *Hub) Attach(p Peer) (*Conn, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrClosed
+	}
+	if len(h.conns) >= h.cfg.MaxConns {
+		return nil, fmt.Errorf("%w: %d connections", ErrLimit, h.cfg.MaxConns)
+	}
+	c := &Conn{
+		h:      h,
+		peer:   p,
+		rooms:  make(map[string]*room),
+		tokens: float64(h.cfg.SayBurst),
+		last:   h.cfg.Now(),
+	}
+	h.conns[c] = struct{}{}
+	return c, nil
+}
+
+// Close detaches every connection (without presence or leave events) and
+// makes later Attach calls fail. It does not close the peers.
+func (h *Hub) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for c := range h.conns {
+		c.detached = true
+	}
+	clear(h.conns)
+	clear(h.users)
+	clear(h.rooms)
+	return nil
+}
+
+// Stats is a snapshot of a Hub's counts.
+type Stats struct {
+	Conns int // attached connections
+	Users int // names online
+	Rooms int // rooms with members
+}
+
+// Stats returns current counts.
+func (h *Hub) Stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return Stats{Conns: len(h.conns), Users: len(h.users), Rooms: len(h.rooms)}
+}
+
+// Online returns the names of the users online, sorted.
+func (h *Hub) Online() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return sortedKeys(h.users)
+}
+
+// Members returns the names of the users in room, sorted; nil if the room
+// has no members.
+func (h *Hub) Members(room string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r := h.rooms[room]; r != nil {
+		return sortedKeys(r.users)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// deliver hands ev to c's peer; h.mu is held.
+func (h *Hub) deliver(c *Conn, ev Event) {
+	if c.detached || c.failed {
+		return
+	}
+	if err := c.peer.Deliver(ev); err != nil {
+		h.log.Debug("deliver failed, dropping connection", "user", c.name, "err", err)
+		c.failed = true
+		h.failed = append(h.failed, c)
+	}
+}
+
+// toAll delivers ev to every connection; h.mu is held.
+func (h *Hub) toAll(ev Event) {
+	for c := range h.conns {
+		h.deliver(c, ev)
+	}
+}
+
+// toRoom delivers ev to every member of r except skip; h.mu is held.
+func (h *Hub) toRoom(r *room, ev Event, skip *Conn) {
+	for c := range r.members {
+		if c != skip {
+			h.deliver(c, ev)
+		}
+	}
+}
+
+// unlock releases h.mu, then detaches and closes the peers whose Deliver
+// failed meanwhile. Detaching sends events that may fail in turn; the loop
+// ends because each connection fails at most once.
+func (h *Hub) unlock() {
+	for {
+		failed := h.failed
+		h.failed = nil
+		if len(failed) == 0 {
+			h.mu.Unlock()
+			return
+		}
+		for _, c := range failed {
+			h.detach(c)
+		}
+		if len(h.failed) == 0 {
+			h.mu.Unlock()
+			for _, c := range failed {
+				c.peer.Close()
+			}
+			return
+		}
+		h.mu.Unlock()
+		for _, c := range failed {
+			c.peer.Close()
+		}
+		h.mu.Lock()
+	}
+}
+
+// detach removes c from its rooms and the user table, sending left and
+// presence events; h.mu is held.
+func (h *Hub) detach(c *Conn) {
+	if c.detached {
+		return
+	}
+	for name := range c.rooms {
+		h.leave(c, name)
+	}
+	h.dropName(c)
+	c.detached = true
+	delete(h.conns, c)
+}
+
+// dropName releases c's name; h.mu is held.
+func (h *Hub) dropName(c *Conn) {
+	if c.name == "" {
+		return
+	}
+	name := c.name
+	c.name = ""
+	h.users[name]--
+	if h.users[name] <= 0 {
+		delete(h.users, name)
+		h.toAll(Event{Kind: EventPresence, User: name, State: StateOffline})
+	}
+}
+
+// leave takes c out of room name; h.mu is held and c is in the room.
+func (h *Hub) leave(c *Conn, name string) {
+	r := c.rooms[name]
+	delete(c.rooms, name)
+	delete(r.members, c)
+	r.users[c.name]--
+	if r.users[c.name] <= 0 {
+		delete(r.users, c.name)
+		h.toRoom(r, Event{Kind: EventLeft, Room: name, User: c.name}, nil)
+	}
+	if len(r.members) == 0 {
+		delete(h.rooms, name)
+	}
+}
+
+func (h *Hub) nextID() string {
+	h.seq++
+	return h.prefix + "-" + strconv.FormatUint(h.seq, 36)
+}
