@@ -302,9 +302,9 @@ func (h *Hub) detach(c *Conn) {
 	for name := range c.rooms {
 		h.leave(c, name)
 	}
-	h.dropName(c)
-	c.detached = true
+	c.detached = true // the going connection is not told its own offline
 	delete(h.conns, c)
+	h.dropName(c)
 }
 
 // dropName releases c's name; h.mu is held.

@@ -191,7 +191,9 @@
       showError('Could not join #' + name + ': ' + reason(reply, err));
       return false;
     }
+    const fresh = !state.rooms.has(reply.room);
     addRoom(reply.room, reply.members);
+    if (fresh) sys(reply.room, 'You joined #' + reply.room + '.');
     showError('');
     return true;
   }
@@ -285,7 +287,7 @@
     const r = ev && state.rooms.get(ev.room);
     if (!r) return;
     r.members.add(ev.user);
-    sys(ev.room, ev.user === state.me ? 'You joined #' + ev.room + '.' : ev.user + ' joined.');
+    if (ev.user !== state.me) sys(ev.room, ev.user + ' joined.');
     if (ev.room === state.current) renderHead();
   });
 
