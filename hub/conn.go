@@ -2,6 +2,7 @@ package hub
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,14 +12,15 @@ import (
 // ErrRate or ErrClosed. Methods are safe for concurrent use. The door must
 // call Close when the connection goes away.
 type Conn struct {
-	h    *Hub
-	peer Peer
+	h      *Hub
+	peer   Peer
+	gone   atomic.Bool // detached, or its Deliver failed: deliver nothing more
+	failed atomic.Bool // its Deliver failed once: the Hub closes the Peer
 
 	// Guarded by h.mu.
 	name     string
 	rooms    map[string]*room
 	detached bool
-	failed   bool
 	tokens   float64
 	last     time.Time
 }
@@ -53,7 +55,7 @@ func (c *Conn) SetName(name string) ([]string, error) {
 		return nil, err
 	}
 	h.mu.Lock()
-	defer h.unlock()
+	defer h.finish(true)
 	if c.detached {
 		return nil, ErrClosed
 	}
@@ -86,7 +88,7 @@ func (c *Conn) Join(name string) ([]string, error) {
 		return nil, err
 	}
 	h.mu.Lock()
-	defer h.unlock()
+	defer h.finish(true)
 	if c.detached {
 		return nil, ErrClosed
 	}
@@ -128,7 +130,7 @@ func (c *Conn) Leave(room string) error {
 		return err
 	}
 	h.mu.Lock()
-	defer h.unlock()
+	defer h.finish(true)
 	if c.detached {
 		return ErrClosed
 	}
@@ -153,7 +155,7 @@ func (c *Conn) Say(room, text string) (Message, error) {
 		return Message{}, err
 	}
 	h.mu.Lock()
-	defer h.unlock()
+	defer h.finish(true)
 	if c.detached {
 		return Message{}, ErrClosed
 	}
@@ -196,7 +198,7 @@ func (c *Conn) take(now time.Time) bool {
 func (c *Conn) Close() error {
 	h := c.h
 	h.mu.Lock()
-	defer h.unlock()
+	defer h.finish(false)
 	h.detach(c)
 	return nil
 }

@@ -95,11 +95,13 @@ func (c *Config) withDefaults() (Config, error) {
 // Peer is a door's side of one connection: the Hub hands it the events
 // addressed to the connection.
 //
-// Deliver is called with the Hub's lock held, so that every member of a
-// room sees that room's events in one order. It must not block and must
-// not call back into the Hub. A non-nil error (say, a full send queue)
-// makes the Hub detach the connection and then call Close, outside its
-// lock.
+// The Hub calls Deliver from one goroutine at a time, without holding its
+// lock, in the order the events happened, so every member of a room sees
+// that room's events in one order. Deliver must not block. It may close
+// the connection, and the door may then call Conn.Close from within
+// Deliver, but it must not call other methods of the Hub or its Conns. A
+// non-nil error (say, a full send queue) makes the Hub detach the
+// connection and then call Close.
 type Peer interface {
 	Deliver(Event) error
 	Close()
@@ -128,7 +130,19 @@ type Hub struct {
 	conns  map[*Conn]struct{}
 	users  map[string]int // name → connections holding it
 	rooms  map[string]*room
-	failed []*Conn // peers whose Deliver failed, handled after unlock
+
+	// Events go through an outbox that one goroutine at a time drains
+	// (see finish), so Deliver runs without h.mu held and in order.
+	outbox    []delivery
+	queued    uint64 // deliveries ever put in the outbox
+	delivered uint64 // deliveries ever taken out and handed over
+	draining  bool
+	drained   *sync.Cond // on h.mu; signalled as delivered grows
+}
+
+type delivery struct {
+	c  *Conn
+	ev Event
 }
 
 type room struct {
@@ -147,14 +161,16 @@ func New(cfg *Config) (*Hub, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("hub: message id prefix: %w", err)
 	}
-	return &Hub{
+	h := &Hub{
 		cfg:    c,
 		log:    c.Logger,
 		prefix: hex.EncodeToString(b[:]),
 		conns:  make(map[*Conn]struct{}),
 		users:  make(map[string]int),
 		rooms:  make(map[string]*room),
-	}, nil
+	}
+	h.drained = sync.NewCond(&h.mu)
+	return h, nil
 }
 
 // Attach registers a connection of a door. The Conn starts without a name
@@ -188,6 +204,7 @@ func (h *Hub) Close() error {
 	h.closed = true
 	for c := range h.conns {
 		c.detached = true
+		c.gone.Store(true)
 	}
 	clear(h.conns)
 	clear(h.users)
@@ -236,16 +253,13 @@ func sortedKeys(m map[string]int) []string {
 	return out
 }
 
-// deliver hands ev to c's peer; h.mu is held.
+// deliver queues ev for c; h.mu is held.
 func (h *Hub) deliver(c *Conn, ev Event) {
-	if c.detached || c.failed {
+	if c.detached {
 		return
 	}
-	if err := c.peer.Deliver(ev); err != nil {
-		h.log.Debug("deliver failed, dropping connection", "user", c.name, "err", err)
-		c.failed = true
-		h.failed = append(h.failed, c)
-	}
+	h.outbox = append(h.outbox, delivery{c, ev})
+	h.queued++
 }
 
 // toAll delivers ev to every connection; h.mu is held.
@@ -264,33 +278,65 @@ func (h *Hub) toRoom(r *room, ev Event, skip *Conn) {
 	}
 }
 
-// unlock releases h.mu, then detaches and closes the peers whose Deliver
-// failed meanwhile. Detaching sends events that may fail in turn; the loop
-// ends because each connection fails at most once.
-func (h *Hub) unlock() {
+// finish hands the queued events to their peers and releases h.mu, which
+// the caller holds. If no other goroutine is draining the outbox, this one
+// does, until it is empty; Deliver runs with h.mu released. Peers whose
+// Deliver fails are detached (queueing their left and offline events) and
+// closed. With wait, finish returns only once the events queued so far
+// have been handed over, so a request's events reach the peers' queues
+// before the request's reply does. Calls from within Deliver (a door's
+// Conn.Close) must not wait: they leave their events to the drainer.
+func (h *Hub) finish(wait bool) {
+	mine := h.queued
 	for {
-		failed := h.failed
-		h.failed = nil
-		if len(failed) == 0 {
-			h.mu.Unlock()
-			return
+		if !h.draining && len(h.outbox) > 0 {
+			h.drain()
+			continue
 		}
+		if !wait || h.delivered >= mine {
+			break
+		}
+		h.drained.Wait()
+	}
+	h.mu.Unlock()
+}
+
+// drain empties the outbox; h.mu is held on entry and exit.
+func (h *Hub) drain() {
+	h.draining = true
+	for len(h.outbox) > 0 {
+		batch := h.outbox
+		h.outbox = nil
+		h.mu.Unlock()
+		var failed []*Conn
+		for _, d := range batch {
+			if d.c.gone.Load() {
+				continue
+			}
+			if err := d.c.peer.Deliver(d.ev); err != nil {
+				d.c.gone.Store(true)
+				if !d.c.failed.Swap(true) {
+					h.log.Debug("deliver failed, dropping connection", "err", err)
+					failed = append(failed, d.c)
+				}
+			}
+		}
+		h.mu.Lock()
 		for _, c := range failed {
 			h.detach(c)
 		}
-		if len(h.failed) == 0 {
+		h.delivered += uint64(len(batch))
+		h.drained.Broadcast()
+		if len(failed) > 0 {
 			h.mu.Unlock()
 			for _, c := range failed {
 				c.peer.Close()
 			}
-			return
+			h.mu.Lock()
 		}
-		h.mu.Unlock()
-		for _, c := range failed {
-			c.peer.Close()
-		}
-		h.mu.Lock()
 	}
+	h.draining = false
+	h.drained.Broadcast()
 }
 
 // detach removes c from its rooms and the user table, sending left and
@@ -303,6 +349,7 @@ func (h *Hub) detach(c *Conn) {
 		h.leave(c, name)
 	}
 	c.detached = true // the going connection is not told its own offline
+	c.gone.Store(true)
 	delete(h.conns, c)
 	h.dropName(c)
 }

@@ -371,3 +371,39 @@ func TestClosedHub(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// closer is a Peer whose Deliver fails and, as a door may, closes its Conn
+// from within Deliver.
+type closer struct {
+	c      *Conn
+	closed chan struct{}
+}
+
+func (p *closer) Deliver(Event) error {
+	p.c.Close()
+	return errors.New("slow consumer")
+}
+
+func (p *closer) Close() { close(p.closed) }
+
+func TestDeliverMayCloseConn(t *testing.T) {
+	h := newHub(t, nil)
+	a, ra := attach(t, h)
+	p := &closer{closed: make(chan struct{})}
+	b, err := h.Attach(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.c = b
+	must[[]string](t)(b.SetName("b")) // b's own presence event closes it
+	select {
+	case <-p.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("peer not closed")
+	}
+	wantEvents(t, "a", ra, "presence b online", "presence b offline")
+	if got := h.Stats(); got.Conns != 1 || got.Users != 0 {
+		t.Errorf("stats %+v", got)
+	}
+	_ = a
+}
