@@ -1,0 +1,284 @@
+package socketio
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/switchboard/switchboard/engineio"
+	"github.com/switchboard/switchboard/socketio/internal/parser"
+)
+
+// engineConn is what the server needs of an Engine.IO session
+// (*engineio.Socket); tests provide an in-memory one.
+type engineConn interface {
+	ID() string
+	Request() *http.Request
+	Transport() string
+	Send(m engineio.Message) error
+	Close() error
+	RemoteAddr() string
+}
+
+// conn is one Engine.IO session and the sockets it carries, one per
+// namespace. onMessage and onClose are called by the engine, serialised.
+type conn struct {
+	srv   *Server
+	ec    engineConn
+	dec   parser.Decoder // engine goroutine only
+	timer *time.Timer
+
+	mu      sync.Mutex
+	sockets map[string]*Socket // by namespace name
+	closed  bool
+}
+
+func (s *Server) newConn(ec engineConn) *conn {
+	c := &conn{srv: s, ec: ec, sockets: make(map[string]*Socket)}
+	c.dec.MaxAttachments = s.cfg.MaxAttachments
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	c.mu.Lock()
+	c.timer = time.AfterFunc(s.cfg.ConnectTimeout, c.connectTimeout)
+	c.mu.Unlock()
+	return c
+}
+
+func (c *conn) connectTimeout() {
+	c.mu.Lock()
+	n := len(c.sockets)
+	c.mu.Unlock()
+	if n == 0 {
+		c.srv.log.Debug("no namespace joined in time", "sid", c.ec.ID())
+		_ = c.ec.Close()
+	}
+}
+
+func (c *conn) onMessage(m engineio.Message) {
+	var p *parser.Packet
+	var err error
+	if m.Binary {
+		p, err = c.dec.Binary(m.Data)
+	} else {
+		p, err = c.dec.Text(m.Data)
+	}
+	if err != nil {
+		c.drop("malformed packet", err)
+		return
+	}
+	if p != nil {
+		c.handle(p)
+	}
+}
+
+// drop closes a misbehaving peer's connection and counts it.
+func (c *conn) drop(msg string, err error) {
+	c.srv.badPackets.Add(1)
+	c.srv.log.Debug(msg, "sid", c.ec.ID(), "err", err)
+	_ = c.ec.Close()
+}
+
+func (c *conn) handle(p *parser.Packet) {
+	c.mu.Lock()
+	s := c.sockets[p.Namespace]
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return
+	}
+	switch {
+	case p.Type == parser.Connect && s == nil:
+		c.connect(p)
+	case p.Type == parser.Connect || p.Type == parser.ConnectError:
+		c.drop("unexpected packet", fmt.Errorf("%w: %s for namespace %q", ErrInvalidPacket, p.Type, p.Namespace))
+	case s != nil:
+		s.onPacket(p)
+	default:
+		// A packet for a namespace this connection left (or never
+		// joined): the server may have just disconnected it; ignore.
+		c.srv.log.Debug("packet for unknown namespace", "sid", c.ec.ID(), "nsp", p.Namespace, "type", p.Type)
+	}
+}
+
+func newID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (c *conn) handshake(auth map[string]any) *Handshake {
+	r := c.ec.Request()
+	h := &Handshake{Time: time.Now(), Address: c.ec.RemoteAddr(), Auth: auth}
+	if r != nil {
+		h.Header = r.Header
+		h.Secure = r.TLS != nil
+		if r.URL != nil {
+			h.URL = r.URL.String()
+			h.Query = r.URL.Query()
+		}
+	}
+	return h
+}
+
+func (c *conn) connect(p *parser.Packet) {
+	srv := c.srv
+	auth, _ := p.Data.(map[string]any)
+	ns := srv.lookupNamespace(p.Namespace, auth)
+	if ns == nil {
+		srv.connectErrors.Add(1)
+		c.sendConnectError(p.Namespace, map[string]any{"message": "Invalid namespace"})
+		return
+	}
+	s := &Socket{ns: ns, conn: c, handshake: c.handshake(auth)}
+	var missed [][]any
+	if rc := srv.cfg.ConnectionStateRecovery; rc != nil {
+		pid, _ := auth["pid"].(string)
+		offset, _ := auth["offset"].(string)
+		if pid != "" && offset != "" {
+			sess, err := ns.adapter.RestoreSession(pid, offset)
+			if err != nil {
+				srv.log.Debug("restore session", "err", err)
+			}
+			if sess != nil {
+				if _, taken := ns.Socket(sess.SID); !taken {
+					s.id, s.pid, s.data, s.recovered = sess.SID, sess.PID, sess.Data, true
+					ns.adapter.AddAll(s.id, sess.Rooms)
+					missed = sess.MissedPackets
+				}
+			}
+		}
+		if !s.recovered {
+			s.pid = newID()
+		}
+	}
+	if s.id == "" {
+		s.id = newID()
+	}
+	mws, hs := ns.chain()
+	if rc := srv.cfg.ConnectionStateRecovery; !(s.recovered && rc.SkipMiddlewares) {
+		for _, mw := range mws {
+			if err := mw(s); err != nil {
+				ns.adapter.DelAll(s.id)
+				srv.connectErrors.Add(1)
+				c.sendConnectError(ns.name, connectErrorPayload(err))
+				return
+			}
+		}
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		ns.adapter.DelAll(s.id)
+		return
+	}
+	c.sockets[ns.name] = s
+	c.timer.Stop()
+	c.mu.Unlock()
+	ns.mu.Lock()
+	ns.sockets[s.id] = s
+	ns.mu.Unlock()
+	s.connected.Store(true)
+	s.Join(s.id)
+	reply := map[string]any{"sid": s.id}
+	if s.pid != "" {
+		reply["pid"] = s.pid
+	}
+	if err := s.sendPacket(&Packet{Type: PacketConnect, Namespace: ns.name, Data: reply}, false); err != nil {
+		return
+	}
+	for _, data := range missed {
+		if err := s.sendPacket(&Packet{Type: PacketEvent, Namespace: ns.name, Data: data}, false); err != nil {
+			return
+		}
+	}
+	for _, h := range hs {
+		h(s)
+	}
+}
+
+func (c *conn) sendConnectError(nsp string, payload map[string]any) {
+	msgs, err := encodePacket(&Packet{Type: PacketConnectError, Namespace: nsp, Data: payload})
+	if err == nil {
+		_ = c.write(msgs, false)
+	}
+}
+
+// write hands msgs to the engine. On a full queue a volatile packet is
+// dropped, anything else closes the connection (a slow consumer).
+func (c *conn) write(msgs []engineio.Message, volatile bool) error {
+	for i, m := range msgs {
+		err := c.ec.Send(m)
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, engineio.ErrQueueFull) {
+			if volatile && i == 0 {
+				c.srv.volatileDropped.Add(1)
+				return nil
+			}
+			c.srv.slowConsumers.Add(1)
+			c.srv.log.Debug("slow consumer", "sid", c.ec.ID())
+			_ = c.ec.Close()
+		}
+		return fmt.Errorf("%w: %w", ErrDisconnected, err)
+	}
+	return nil
+}
+
+func (c *conn) remove(s *Socket) {
+	c.mu.Lock()
+	if c.sockets[s.ns.name] == s {
+		delete(c.sockets, s.ns.name)
+	}
+	c.mu.Unlock()
+}
+
+func (n *Namespace) remove(s *Socket) {
+	n.mu.Lock()
+	if n.sockets[s.id] == s {
+		delete(n.sockets, s.id)
+	}
+	n.mu.Unlock()
+}
+
+// disconnectAll disconnects every socket of the connection, then closes it.
+func (c *conn) disconnectAll() {
+	for _, s := range c.socketList() {
+		s.Disconnect(false)
+	}
+	_ = c.ec.Close()
+}
+
+func (c *conn) socketList() []*Socket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Socket, 0, len(c.sockets))
+	for _, s := range c.sockets {
+		out = append(out, s)
+	}
+	return out
+}
+
+// onClose is the engine's close callback; reason is Engine.IO's.
+func (c *conn) onClose(reason string, err error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.timer.Stop()
+	c.mu.Unlock()
+	c.srv.log.Debug("connection closed", "sid", c.ec.ID(), "reason", reason, "err", err)
+	for _, s := range c.socketList() {
+		s.onClose(reason)
+	}
+	c.srv.mu.Lock()
+	delete(c.srv.conns, c)
+	c.srv.mu.Unlock()
+}
