@@ -63,14 +63,14 @@ type Socket struct {
 
 	connected atomic.Bool
 
-	mu            sync.Mutex
-	data          any
-	handlers      map[string]EventHandler
-	anyIn, anyOut []AnyHandler
-	onDisconnect  []func(reason string)
+	mu              sync.Mutex
+	data            any
+	handlers        map[string]EventHandler
+	anyIn, anyOut   []AnyHandler
+	onDisconnect    []func(reason string)
 	onDisconnecting []func(reason string)
-	acks          map[uint64]func([]any, error)
-	hasAnyOut     atomic.Bool
+	acks            map[uint64]func([]any, error)
+	hasAnyOut       atomic.Bool
 }
 
 // ID returns the socket's id, also the name of its own room.
