@@ -1,0 +1,207 @@
+package zmq
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Type is a ZeroMQ socket type.
+type Type int
+
+// Socket types, with libzmq's semantics (doc/zmq_socket.adoc).
+const (
+	Pair Type = iota
+	Pub
+	Sub
+	Req
+	Rep
+	Dealer
+	Router
+	Pull
+	Push
+	XPub
+	XSub
+)
+
+var typeNames = [...]string{"PAIR", "PUB", "SUB", "REQ", "REP", "DEALER", "ROUTER", "PULL", "PUSH", "XPUB", "XSUB"}
+
+// String returns the ZMTP Socket-Type name ("PUSH", ...).
+func (t Type) String() string {
+	if t < 0 || int(t) >= len(typeNames) {
+		return fmt.Sprintf("Type(%d)", int(t))
+	}
+	return typeNames[t]
+}
+
+func (t Type) valid() bool { return t >= 0 && int(t) < len(typeNames) }
+
+// Defaults applied to zero Config fields.
+const (
+	DefaultHWM              = 1000
+	DefaultLinger           = time.Second
+	DefaultMaxMsgSize       = 64 << 20
+	DefaultReconnectIvl     = 100 * time.Millisecond
+	DefaultReconnectIvlMax  = 5 * time.Second
+	DefaultHandshakeTimeout = 30 * time.Second
+	DefaultMaxConns         = 4096
+)
+
+// Config configures a Socket. The zero value of every field means its
+// default, which the field's doc names. NewSocket copies the Config and
+// never modifies the caller's.
+type Config struct {
+	// Inproc is the namespace in which inproc:// endpoints live; sockets
+	// must share one to talk over inproc. nil: inproc endpoints fail with
+	// ErrNoInproc.
+	Inproc *Inproc
+
+	// SendHWM bounds each peer's outgoing queue, in messages. Default
+	// DefaultHWM; negative means no limit. At the limit PUB, XPUB and
+	// ROUTER drop (counted in Stats), PUSH, DEALER, REQ and PAIR block
+	// until the Send ctx ends.
+	SendHWM int
+	// RecvHWM bounds the messages queued from each peer before its
+	// reader stops reading (TCP flow control pushes back). Default
+	// DefaultHWM; negative means no limit. Over inproc the bound is
+	// SendHWM+RecvHWM, as in libzmq.
+	RecvHWM int
+
+	// Linger is how long Close waits for queued messages to be written.
+	// Default DefaultLinger; negative means discard them at once.
+	Linger time.Duration
+	// MaxMsgSize is the largest message accepted from a peer, in bytes
+	// over all frames; a peer sending more is disconnected. Default
+	// DefaultMaxMsgSize; negative means no limit.
+	MaxMsgSize int64
+	// MaxConns bounds the connections accepted per bound endpoint.
+	// Default DefaultMaxConns.
+	MaxConns int
+
+	// RoutingID is sent as the Identity property; a ROUTER peer routes
+	// to us by it. Default none (the ROUTER makes one up). 1-255 bytes,
+	// not starting with a zero byte.
+	RoutingID []byte
+	// Metadata are extra READY properties sent to every peer.
+	Metadata map[string]string
+
+	// ReconnectIvl is the first wait before reconnecting. Default
+	// DefaultReconnectIvl; negative disables reconnection.
+	ReconnectIvl time.Duration
+	// ReconnectIvlMax caps the doubling backoff. Default DefaultReconnectIvlMax.
+	ReconnectIvlMax time.Duration
+	// HandshakeTimeout bounds the ZMTP handshake. Default DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+
+	// HeartbeatIvl, when positive, sends a ZMTP PING that often.
+	// Default off.
+	HeartbeatIvl time.Duration
+	// HeartbeatTimeout drops a connection that received nothing for this
+	// long while heartbeats are on. Default HeartbeatIvl.
+	HeartbeatTimeout time.Duration
+	// HeartbeatTTL is sent in PINGs: the peer drops us after this much
+	// silence. Default none; rounded down to tenths of a second.
+	HeartbeatTTL time.Duration
+
+	// Immediate queues messages only to completed connections (libzmq
+	// ZMQ_IMMEDIATE): a connecting endpoint takes no messages.
+	Immediate bool
+	// Conflate keeps only the last message in each queue (ZMQ_CONFLATE).
+	Conflate bool
+	// ProbeRouter sends an empty message on every new connection of a
+	// DEALER, ROUTER or REQ (ZMQ_PROBE_ROUTER).
+	ProbeRouter bool
+
+	// RouterMandatory makes ROUTER's Send fail with ErrHostUnreachable
+	// for an unknown routing id, and block at the HWM instead of dropping.
+	RouterMandatory bool
+	// RouterHandover lets a new peer take over a routing id in use (the
+	// old connection is dropped); by default the newcomer is refused.
+	RouterHandover bool
+
+	// ReqRelaxed lets REQ send a new request without waiting for the
+	// reply to the last one (ZMQ_REQ_RELAXED).
+	ReqRelaxed bool
+	// ReqCorrelate prefixes requests with an id and drops replies that
+	// do not carry the last one (ZMQ_REQ_CORRELATE).
+	ReqCorrelate bool
+
+	// XPubVerbose passes every subscription up to Recv, not only the
+	// first for a topic (ZMQ_XPUB_VERBOSE).
+	XPubVerbose bool
+	// XPubVerboser also passes every unsubscription up (ZMQ_XPUB_VERBOSER).
+	XPubVerboser bool
+	// XPubManual stops XPUB from applying subscriptions itself: the
+	// application calls Subscribe/Unsubscribe after receiving one, and it
+	// applies to the peer that sent the last (ZMQ_XPUB_MANUAL).
+	XPubManual bool
+	// XPubWelcome, when not nil, is sent to every new subscriber
+	// (ZMQ_XPUB_WELCOME_MSG).
+	XPubWelcome []byte
+
+	// Logger receives debug logs. nil: silent.
+	Logger *slog.Logger
+	// Monitor, when not nil, is called with every Event. It runs
+	// synchronously on the socket's goroutines, never under a lock, and
+	// must not block; hand work to another goroutine.
+	Monitor func(Event)
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	var n Config
+	if c != nil {
+		n = *c
+	}
+	n.RoutingID = append([]byte(nil), n.RoutingID...)
+	n.XPubWelcome = append([]byte(nil), n.XPubWelcome...)
+	if c != nil && c.XPubWelcome == nil {
+		n.XPubWelcome = nil
+	}
+	if len(n.RoutingID) == 0 {
+		n.RoutingID = nil
+	}
+	if len(n.RoutingID) > 255 || len(n.RoutingID) > 0 && n.RoutingID[0] == 0 {
+		return n, fmt.Errorf("%w: RoutingID must be 1-255 bytes not starting with 0", ErrConfig)
+	}
+	for k, v := range n.Metadata {
+		if len(k) == 0 || len(k) > 255 || len(v) > 1<<20 {
+			return n, fmt.Errorf("%w: Metadata property %q", ErrConfig, k)
+		}
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&n.SendHWM, DefaultHWM)
+	def(&n.RecvHWM, DefaultHWM)
+	def(&n.MaxConns, DefaultMaxConns)
+	defd(&n.Linger, DefaultLinger)
+	defd(&n.ReconnectIvl, DefaultReconnectIvl)
+	defd(&n.ReconnectIvlMax, DefaultReconnectIvlMax)
+	defd(&n.HandshakeTimeout, DefaultHandshakeTimeout)
+	if n.ReconnectIvlMax < n.ReconnectIvl {
+		n.ReconnectIvlMax = n.ReconnectIvl
+	}
+	if n.MaxMsgSize == 0 {
+		n.MaxMsgSize = DefaultMaxMsgSize
+	}
+	if n.HeartbeatIvl < 0 || n.HeartbeatTimeout < 0 || n.HeartbeatTTL < 0 {
+		return n, fmt.Errorf("%w: negative heartbeat duration", ErrConfig)
+	}
+	if n.HeartbeatTimeout == 0 {
+		n.HeartbeatTimeout = n.HeartbeatIvl
+	}
+	if n.HeartbeatTTL > 6553*time.Second {
+		n.HeartbeatTTL = 6553 * time.Second
+	}
+	if n.XPubVerboser {
+		n.XPubVerbose = true
+	}
+	return n, nil
+}

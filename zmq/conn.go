@@ -1,0 +1,557 @@
+package zmq
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard/switchboard/zmq/internal/zmtp"
+)
+
+// Buffer sizes of a connection. Small messages are batched into 64 KiB
+// writes; received small frames are carved out of 64 KiB slabs so that the
+// steady state allocates nothing per message.
+const (
+	readBufSize  = 64 << 10
+	writeBufSize = 64 << 10
+	slabSize     = 64 << 10
+	slabMax      = 1 << 10 // frames up to this size share a slab
+	frameSlab    = 1024
+	maxBatch     = 256
+)
+
+// zconn is one established ZMTP connection (tcp or ipc). Its reader runs
+// on the goroutine that called serveConn; its writer is a goroutine that
+// drains the pipe's queue.
+type zconn struct {
+	s         *Socket
+	p         *pipe
+	nc        net.Conn
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	peerMinor byte
+	peerType  string
+	peerID    []byte
+
+	done     chan struct{}
+	doneOnce sync.Once
+	errMu    sync.Mutex
+	err      error
+
+	rx      atomic.Uint64 // frames received, for heartbeats
+	peerTTL atomic.Int64  // nanoseconds asked for by the peer's PING
+
+	// reader-owned
+	slab   []byte
+	fslab  [][]byte
+	frames [][]byte
+	batch  []Msg
+	cmdBuf []byte
+	// writer-owned
+	scratch []byte
+}
+
+func (c *zconn) close(err error) {
+	c.doneOnce.Do(func() {
+		c.errMu.Lock()
+		c.err = err
+		c.errMu.Unlock()
+		close(c.done)
+		c.nc.Close()
+	})
+}
+
+func (c *zconn) cause() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return c.err
+}
+
+func (s *Socket) metadata() zmtp.Metadata {
+	md := zmtp.Metadata{{Name: "Socket-Type", Value: []byte(s.typ.String())}}
+	if s.cfg.RoutingID != nil {
+		md = append(md, zmtp.Property{Name: "Identity", Value: s.cfg.RoutingID})
+	}
+	keys := make([]string, 0, len(s.cfg.Metadata))
+	for k := range s.cfg.Metadata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		md = append(md, zmtp.Property{Name: k, Value: []byte(s.cfg.Metadata[k])})
+	}
+	return md
+}
+
+// handshake runs the greeting and the NULL mechanism over nc.
+func (s *Socket) handshake(ctx context.Context, nc net.Conn) (*zconn, error) {
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	c := &zconn{s: s, nc: nc, br: bufio.NewReaderSize(nc, readBufSize), done: make(chan struct{})}
+	mech := zmtp.NewNull(s.metadata())
+	if _, err := nc.Write(zmtp.AppendGreeting(nil, zmtp.Greeting{Mechanism: mech.Name()})); err != nil {
+		return nil, err
+	}
+	var g [zmtp.GreetingSize]byte
+	if _, err := io.ReadFull(c.br, g[:zmtp.SignatureSize+1]); err != nil {
+		return nil, err
+	}
+	if _, err := zmtp.ParseGreeting(g[:zmtp.SignatureSize+1]); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	if _, err := io.ReadFull(c.br, g[zmtp.SignatureSize+1:]); err != nil {
+		return nil, err
+	}
+	gr, err := zmtp.ParseGreeting(g[:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	c.peerMinor = gr.Minor
+	if gr.Major > 3 {
+		c.peerMinor = zmtp.VersionMinor
+	}
+	if gr.Mechanism != mech.Name() {
+		nc.Write(zmtp.AppendError(nil, "security mechanism mismatch"))
+		return nil, fmt.Errorf("%w: peer offers %q", zmtp.ErrMechanism, gr.Mechanism)
+	}
+	if _, err := nc.Write(mech.Start()); err != nil {
+		return nil, err
+	}
+	for {
+		flags, body, err := zmtp.ReadFrame(c.br, nil, 1<<20)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		if flags&zmtp.FlagCommand == 0 {
+			return nil, fmt.Errorf("%w: data frame during handshake", ErrProtocol)
+		}
+		cmd, err := zmtp.ParseCommand(body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		out, md, done, err := mech.Next(cmd)
+		if err != nil {
+			return nil, err
+		}
+		if len(out) > 0 {
+			if _, err := nc.Write(out); err != nil {
+				return nil, err
+			}
+		}
+		if !done {
+			continue
+		}
+		pt, _ := md.Get("Socket-Type")
+		c.peerType = string(pt)
+		if !zmtp.Compatible(s.typ.String(), c.peerType) {
+			nc.Write(zmtp.AppendError(nil, "invalid socket type"))
+			return nil, fmt.Errorf("%w: %s cannot talk to %q", ErrIncompatible, s.typ, c.peerType)
+		}
+		if id, ok := md.Get("Identity"); ok && len(id) > 0 && id[0] != 0 {
+			c.peerID = append([]byte(nil), id...)
+		}
+		break
+	}
+	nc.SetDeadline(time.Time{})
+	return c, nil
+}
+
+// serveConn runs one connection to the end: handshake, attach to p (a new
+// pipe when nil), read until it fails, detach. ctx ends it.
+func (s *Socket) serveConn(ctx context.Context, nc net.Conn, p *pipe, endpoint, transport string) (handshaked bool) {
+	local, remote := nc.LocalAddr().String(), nc.RemoteAddr().String()
+	ev := Event{Endpoint: endpoint, Local: local, Remote: remote}
+	c, err := s.handshake(ctx, nc)
+	if err != nil {
+		nc.Close()
+		s.refused.Add(1)
+		ev.Type, ev.Err = EventHandshakeFailed, err
+		s.log.Debug("handshake failed", "endpoint", endpoint, "remote", remote, "err", err)
+		s.emit(ev)
+		return false
+	}
+	ev.PeerType = c.peerType
+	stop := context.AfterFunc(ctx, func() { c.close(ErrClosed) })
+	defer stop()
+	if p == nil {
+		p = s.newPipe(endpoint, transport, false)
+	}
+	c.p = p
+	c.bw = bufio.NewWriterSize(nc, writeBufSize)
+	p.mu.Lock()
+	p.conn = c
+	p.mu.Unlock()
+	if err := s.attach(p, c.peerType, c.peerID); err != nil {
+		p.mu.Lock()
+		p.conn = nil
+		p.mu.Unlock()
+		c.close(err)
+		s.refused.Add(1)
+		if !p.dialed {
+			p.dead.Store(true)
+		}
+		ev.Type, ev.Err = EventHandshakeFailed, err
+		s.emit(ev)
+		return true
+	}
+	ev.Type = EventHandshakeSucceeded
+	s.emit(ev)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.writeLoop()
+	}()
+	err = c.readLoop()
+	c.close(err)
+	wg.Wait()
+	if cause := c.cause(); cause != nil {
+		err = cause
+	}
+	p.mu.Lock()
+	if p.conn == c {
+		p.conn = nil
+	}
+	p.writing = false
+	p.mu.Unlock()
+	if p.dialed {
+		s.detach(p, s.cfg.Immediate)
+	} else {
+		s.dropPipe(p)
+	}
+	s.signalSpace()
+	ev.Type, ev.Err = EventDisconnected, err
+	s.log.Debug("disconnected", "endpoint", endpoint, "remote", remote, "err", err)
+	s.emit(ev)
+	return true
+}
+
+// alloc returns n bytes for a received frame, from a shared slab when
+// small.
+func (c *zconn) alloc(n int) []byte {
+	if n > slabMax {
+		return make([]byte, n)
+	}
+	if cap(c.slab)-len(c.slab) < n {
+		c.slab = make([]byte, 0, slabSize)
+	}
+	l := len(c.slab)
+	c.slab = c.slab[:l+n]
+	return c.slab[l : l+n : l+n]
+}
+
+// msgOf copies the scratch frames into a slab-backed Msg.
+func (c *zconn) msgOf() Msg {
+	n := len(c.frames)
+	if n > 64 {
+		return append(Msg(nil), c.frames...)
+	}
+	if cap(c.fslab)-len(c.fslab) < n {
+		c.fslab = make([][]byte, 0, frameSlab)
+	}
+	l := len(c.fslab)
+	c.fslab = append(c.fslab, c.frames...)
+	return Msg(c.fslab[l : l+n : l+n])
+}
+
+// flush hands the batch of received messages to the socket, waiting
+// while the pipe is over its receive limit.
+func (c *zconn) flush() error {
+	s, p := c.s, c.p
+	var bytes uint64
+	for _, m := range c.batch {
+		bytes += uint64(m.Size())
+	}
+	p.msgsIn.Add(uint64(len(c.batch)))
+	p.bytesIn.Add(bytes)
+	ms := c.batch
+	for len(ms) > 0 {
+		n := s.pushIn(p, ms, false)
+		ms = ms[n:]
+		if len(ms) == 0 {
+			break
+		}
+		select {
+		case <-p.inSpace:
+		case <-c.done:
+			return ErrClosed
+		}
+	}
+	clear(c.batch)
+	c.batch = c.batch[:0]
+	return nil
+}
+
+// readLoop reads frames until the connection fails.
+func (c *zconn) readLoop() error {
+	s := c.s
+	max := s.cfg.MaxMsgSize
+	var msgSize int64
+	wants := s.typ != Pub && s.typ != Push
+	subsUp := s.typ == Pub || s.typ == XPub
+	for {
+		if len(c.batch) > 0 && c.br.Buffered() < 2 {
+			if err := c.flush(); err != nil {
+				return err
+			}
+		}
+		h, err := c.br.Peek(2)
+		if err != nil {
+			return err
+		}
+		if h[0]&zmtp.FlagLong != 0 {
+			if len(c.batch) > 0 && c.br.Buffered() < 9 {
+				if err := c.flush(); err != nil {
+					return err
+				}
+			}
+			if h, err = c.br.Peek(9); err != nil {
+				return noEOF(err)
+			}
+		}
+		limit := int64(-1)
+		if max > 0 {
+			limit = max - msgSize
+		}
+		flags, size, hl, err := zmtp.ParseFrameHeader(h, limit)
+		if err != nil {
+			if errors.Is(err, zmtp.ErrTooLarge) {
+				return fmt.Errorf("%w: %w", ErrMsgTooLarge, err)
+			}
+			return fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		if len(c.batch) > 0 && int64(c.br.Buffered()) < int64(hl)+size {
+			if err := c.flush(); err != nil {
+				return err
+			}
+		}
+		c.br.Discard(hl)
+		c.rx.Add(1)
+		if flags&zmtp.FlagCommand != 0 {
+			if size > 1<<20 && size > max {
+				return fmt.Errorf("%w: command of %d bytes", ErrMsgTooLarge, size)
+			}
+			if int64(cap(c.cmdBuf)) < size {
+				c.cmdBuf = make([]byte, size)
+			}
+			body := c.cmdBuf[:size]
+			if _, err := io.ReadFull(c.br, body); err != nil {
+				return noEOF(err)
+			}
+			if err := c.command(body); err != nil {
+				return err
+			}
+			continue
+		}
+		body := c.alloc(int(size))
+		if _, err := io.ReadFull(c.br, body); err != nil {
+			return noEOF(err)
+		}
+		c.frames = append(c.frames, body)
+		msgSize += size
+		if flags&zmtp.FlagMore != 0 {
+			continue
+		}
+		msgSize = 0
+		if subsUp && len(c.frames) == 1 && len(body) > 0 && body[0] <= 1 {
+			// ZMTP 3.0 subscription: \x01topic or \x00topic.
+			topic := body[1:]
+			s.applySub(c.p, body[0] == 1, topic)
+			clear(c.frames)
+			c.frames = c.frames[:0]
+			continue
+		}
+		if wants {
+			c.batch = append(c.batch, c.msgOf())
+			if len(c.batch) >= maxBatch {
+				if err := c.flush(); err != nil {
+					return err
+				}
+			}
+		}
+		clear(c.frames)
+		c.frames = c.frames[:0]
+	}
+}
+
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// command handles a command received after the handshake.
+func (c *zconn) command(body []byte) error {
+	cmd, err := zmtp.ParseCommand(body)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	switch cmd.Name {
+	case zmtp.CmdPing:
+		ttl, pctx, err := zmtp.ParsePing(cmd.Data)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		if ttl > 0 {
+			c.peerTTL.Store(int64(ttl) * int64(100*time.Millisecond))
+		}
+		c.p.send(outMsg{kind: kindPong, m: Msg{append([]byte(nil), pctx...)}}, true)
+	case zmtp.CmdPong:
+	case zmtp.CmdSubscribe, zmtp.CmdCancel:
+		if c.s.typ == Pub || c.s.typ == XPub {
+			c.s.applySub(c.p, cmd.Name == zmtp.CmdSubscribe, append([]byte(nil), cmd.Data...))
+		}
+	case zmtp.CmdError:
+		reason, _ := zmtp.ParseError(cmd.Data)
+		return &zmtp.PeerError{Reason: reason}
+	default:
+		// Unknown commands are ignored, as RFC 37 asks.
+	}
+	return nil
+}
+
+// writeLoop drains the pipe's queue into the connection, flushing when
+// the queue is empty, and runs heartbeats.
+func (c *zconn) writeLoop() {
+	p := c.p
+	cfg := &c.s.cfg
+	var tick <-chan time.Time
+	var lastRx uint64
+	lastSeen := time.Now()
+	hbIvl := cfg.HeartbeatIvl
+	if hbIvl > 0 {
+		t := time.NewTicker(hbIvl)
+		defer t.Stop()
+		tick = t.C
+	}
+	ttlTicker := (*time.Ticker)(nil)
+	defer func() {
+		if ttlTicker != nil {
+			ttlTicker.Stop()
+		}
+	}()
+	for {
+		p.mu.Lock()
+		batch := p.q
+		if len(batch) == 0 {
+			p.mu.Unlock()
+			if c.bw.Buffered() > 0 {
+				if err := c.bw.Flush(); err != nil {
+					c.close(err)
+					return
+				}
+			}
+			p.mu.Lock()
+			if len(p.q) == 0 {
+				p.writing = false
+			}
+			p.mu.Unlock()
+			c.s.signalSpace()
+			if tick == nil && ttlTicker == nil && c.peerTTL.Load() > 0 {
+				ttlTicker = time.NewTicker(time.Duration(c.peerTTL.Load()) / 2)
+				tick = ttlTicker.C
+			}
+			select {
+			case <-p.wake:
+			case <-c.done:
+				return
+			case now := <-tick:
+				if rx := c.rx.Load(); rx != lastRx {
+					lastRx, lastSeen = rx, now
+				}
+				timeout := cfg.HeartbeatTimeout
+				if ttl := time.Duration(c.peerTTL.Load()); ttl > 0 && (timeout == 0 || ttl < timeout) {
+					timeout = ttl
+				}
+				if timeout > 0 && now.Sub(lastSeen) > timeout {
+					c.close(ErrHeartbeat)
+					return
+				}
+				if hbIvl > 0 {
+					c.scratch = zmtp.AppendPing(c.scratch[:0], uint16(cfg.HeartbeatTTL/(100*time.Millisecond)), nil)
+					if _, err := c.bw.Write(c.scratch); err != nil {
+						c.close(err)
+						return
+					}
+				}
+			}
+			continue
+		}
+		p.q = p.spare[:0]
+		p.spare = nil
+		p.writing = true
+		p.mu.Unlock()
+		c.s.signalSpace()
+		var msgs, bytes uint64
+		for i := range batch {
+			n, err := c.writeMsg(&batch[i])
+			if err != nil {
+				c.close(err)
+				return
+			}
+			if batch[i].kind == kindData {
+				msgs++
+				bytes += uint64(n)
+			}
+		}
+		clear(batch)
+		p.msgsOut.Add(msgs)
+		p.bytesOut.Add(bytes)
+		p.mu.Lock()
+		if p.spare == nil {
+			p.spare = batch[:0]
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (c *zconn) writeMsg(om *outMsg) (int, error) {
+	switch om.kind {
+	case kindSub, kindCancel:
+		c.scratch = zmtp.AppendSubscribe(c.scratch[:0], c.peerMinor, om.kind == kindSub, om.m[0])
+		_, err := c.bw.Write(c.scratch)
+		return 0, err
+	case kindPong:
+		c.scratch = zmtp.AppendPong(c.scratch[:0], om.m[0])
+		_, err := c.bw.Write(c.scratch)
+		return 0, err
+	}
+	total := 0
+	last := len(om.pre) + len(om.m) - 1
+	i := 0
+	for _, part := range [2]Msg{om.pre, om.m} {
+		for _, f := range part {
+			var flags byte
+			if i < last {
+				flags = zmtp.FlagMore
+			}
+			i++
+			if len(f) <= 256 && c.bw.Available() >= len(f)+9 {
+				// Fast path: header and body straight into the buffer.
+				buf := c.bw.AvailableBuffer()
+				buf = zmtp.AppendFrameHeader(buf, flags, len(f))
+				buf = append(buf, f...)
+				c.bw.Write(buf)
+			} else {
+				c.scratch = zmtp.AppendFrameHeader(c.scratch[:0], flags, len(f))
+				if _, err := c.bw.Write(c.scratch); err != nil {
+					return total, err
+				}
+				if _, err := c.bw.Write(f); err != nil {
+					return total, err
+				}
+			}
+			total += len(f)
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,65 @@
+// Package zmq is a pure-Go ZeroMQ implementation, wire-compatible with
+// libzmq over ZMTP 3.1 (rfc.zeromq.org 37/ZMTP, and 23/ZMTP 3.0 peers):
+// the PAIR, PUB, SUB, XPUB, XSUB, REQ, REP, DEALER, ROUTER, PUSH and PULL
+// socket types with libzmq's semantics (doc/zmq_socket.adoc), over tcp://,
+// ipc:// (paths and @abstract names) and inproc://.
+//
+// Entry points, one line each:
+//   - NewSocket(typ, *Config): a socket; nil Config means defaults.
+//   - (*Socket).Bind(endpoint) / Connect(endpoint): any number of each;
+//     Connect returns at once and (re)connects in the background.
+//   - (*Socket).LastEndpoint(): the address a "tcp://127.0.0.1:*" bind got.
+//   - (*Socket).Send(ctx, Msg) / Recv(ctx): whole multipart messages.
+//   - (*Socket).Subscribe(prefix) / Unsubscribe(prefix): SUB and XSUB.
+//   - (*Socket).Stats(): a snapshot of every peer; Config.Monitor: events.
+//   - NewInproc(): the namespace inproc endpoints live in (Config.Inproc).
+//   - NewPoller(): wait for several sockets to become readable.
+//   - Proxy(ctx, frontend, backend, capture) and NewProxy: zmq_proxy.
+//   - (*Socket).Close(): linger, then stop every goroutine.
+//
+// A minimal pipeline:
+//
+//	pull, _ := zmq.NewSocket(zmq.Pull, nil)
+//	defer pull.Close()
+//	pull.Bind("tcp://127.0.0.1:*")
+//	push, _ := zmq.NewSocket(zmq.Push, nil)
+//	defer push.Close()
+//	push.Connect(pull.LastEndpoint())
+//	push.Send(ctx, zmq.NewMsgString("hello"))
+//	msg, _ := pull.Recv(ctx)
+//
+// The examples are the best way to understand how to use this package.
+//
+// # Concurrency
+//
+// Every Socket method is safe for concurrent use. Send and Recv take a
+// context and block at most until it ends. Each connection has one
+// reader goroutine and one writer goroutine, owned by the socket; Close
+// stops and waits for all of them.
+//
+// # Mute state
+//
+// At the high-water mark (Config.SendHWM), PUB, XPUB and ROUTER drop
+// messages (counted in Stats), while PUSH, DEALER, REQ and PAIR block
+// until there is room or the ctx ends. Messages sent before a connecting
+// peer is up are queued for it, unless Config.Immediate is set.
+//
+// # Messages
+//
+// Send does not copy frames: the caller must not modify them afterwards.
+// Received frames may share memory with other messages (inproc passes
+// the sender's frames as they are), so treat them as read-only.
+//
+// # Errors
+//
+// Errors are values testable with errors.Is: ErrClosed (which also
+// matches net.ErrClosed), ErrState, ErrNotSupported, ErrHostUnreachable,
+// ErrEndpoint, ErrIncompatible, ErrMsgTooLarge, ErrProtocol,
+// ErrHeartbeat, and the ctx's error for a Send or Recv that timed out.
+//
+// # Wire
+//
+// The ZMTP codec is in zmq/internal/zmtp: a pure codec with no goroutines
+// or clocks. Security is NULL for now; PLAIN and CURVE plug in behind
+// zmtp.Mechanism.
+package zmq
