@@ -1,0 +1,45 @@
+// Package engineio is an Engine.IO protocol 4 server: the transport layer
+// under Socket.IO, compatible with the official JavaScript clients
+// (engine.io-client 6, socket.io-client 4).
+//
+// Spec: https://github.com/socketio/engine.io-protocol (protocol 4). It
+// implements HTTP long-polling (payloads joined by 0x1e, binary as base64
+// behind 'b'), WebSocket (one packet per frame, binary frames without
+// prefix) through github.com/coder/websocket, the upgrade from polling to
+// WebSocket (2probe, 3probe, noop, upgrade), WebSocket-only sessions, and
+// server-sent heartbeats.
+//
+// Entry points:
+//
+//   - NewServer(cfg, onConnect) builds a Server, an http.Handler to mount on
+//     the engine's path ("/engine.io/" by default).
+//   - onConnect receives each new *Socket; install Socket.OnMessage and
+//     Socket.OnClose there.
+//   - Socket.Send queues a Message without blocking; Socket.Close ends it.
+//   - Server.Close and Server.Shutdown stop everything and wait.
+//   - Server.Stats and Socket.Stats are counters for monitoring.
+//
+// The examples are the best way to understand how to use this package.
+//
+// # Concurrency and memory
+//
+// The engine keeps no goroutine per idle socket beyond what the transport
+// needs: a WebSocket has its read loop (the HTTP handler's goroutine), a
+// polling socket has none between requests. Outgoing packets go into a
+// bounded per-socket queue; a short-lived flusher goroutine writes
+// everything queued in one batch (one poll response, or back-to-back
+// WebSocket frames with one write) and exits. Heartbeats use one
+// time.AfterFunc timer per socket.
+//
+// # Errors
+//
+// Refused HTTP requests get the protocol's JSON error body
+// {"code":N,"message":"..."} with status 400 (403 for code 4), or 413 for a
+// body over MaxPayload. A malformed peer is closed and counted in Stats;
+// it never panics the server nor stalls other sockets.
+//
+// # Protocol 3
+//
+// Engine.IO protocol 3 (Socket.IO 2 clients) is not implemented: NewServer
+// refuses a Config with AllowEIO3 set, and EIO=3 requests get error code 5.
+package engineio

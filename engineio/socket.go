@@ -1,0 +1,392 @@
+package engineio
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard/switchboard/engineio/internal/packet"
+)
+
+// Message is one Engine.IO "message" packet (type 4) as the application sees
+// it: text (a UTF-8 string on the wire) or binary.
+//
+// Data is never modified by the engine once handed to Send, so one Message
+// may be sent to many sockets (a broadcast encodes its packet once).
+// Data received in an OnMessage callback is owned by the callee.
+type Message struct {
+	Binary bool
+	Data   []byte
+}
+
+// Socket is one Engine.IO session. Its methods are safe for concurrent use.
+//
+// Handlers are installed with OnMessage and OnClose inside the Server's
+// onConnect callback. They run synchronously on the engine's goroutines,
+// one at a time and in order, and must not block: hand slow work to another
+// goroutine. OnClose runs exactly once, after the last OnMessage.
+type Socket struct {
+	srv      *Server
+	id       string
+	req      *http.Request
+	local    string
+	remote   string
+	maxQueue int
+
+	onMessage func(Message)
+	onClose   func(reason string, err error)
+
+	// recvMu serialises handler calls (OnMessage, then OnClose once).
+	recvMu        sync.Mutex
+	closePending  atomic.Bool
+	closeNotified bool // guarded by recvMu
+
+	mu        sync.Mutex
+	closed    bool
+	reason    string
+	closeErr  error
+	graceful  bool
+	transport string
+	queue     []packet.Packet
+	spare     []packet.Packet
+	// polling
+	poll     chan struct{} // wakes the pending GET
+	polling  bool          // a GET is pending
+	posting  bool          // a POST is being read
+	pollEnd  packet.Type   // packet ending the polling transport on close
+	upgrade  *wsTransport  // candidate WebSocket during an upgrade
+	probed   bool          // the candidate answered 2probe
+	upTimer  *time.Timer   // bounds the upgrade
+	ws       *wsTransport  // set once the socket runs on WebSocket
+	flushing bool          // a flusher goroutine owns writing to ws
+	// heartbeat
+	timer        *time.Timer
+	awaitingPong bool
+
+	done chan struct{}
+
+	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
+}
+
+// ID returns the session id (sid).
+func (s *Socket) ID() string { return s.id }
+
+// Request returns the handshake request: headers, URL query, RemoteAddr.
+// Its body is consumed; do not modify it.
+func (s *Socket) Request() *http.Request { return s.req }
+
+// Protocol returns the Engine.IO protocol version, 4.
+func (s *Socket) Protocol() int { return 4 }
+
+// LocalAddr returns the local address that accepted the handshake, as text.
+func (s *Socket) LocalAddr() string { return s.local }
+
+// RemoteAddr returns the client's address, as text.
+func (s *Socket) RemoteAddr() string { return s.remote }
+
+// Transport returns the current transport: "polling" or "websocket".
+func (s *Socket) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transport
+}
+
+// OnMessage sets the handler of incoming messages. Call it once, inside
+// the Server's onConnect. The handler owns m.Data.
+func (s *Socket) OnMessage(fn func(m Message)) { s.onMessage = fn }
+
+// OnClose sets the handler called exactly once when the socket closes,
+// with one of the Reason* strings and the error behind it (nil for a
+// clean close). Call it once, inside the Server's onConnect.
+func (s *Socket) OnClose(fn func(reason string, err error)) { s.onClose = fn }
+
+// Done returns a channel closed once the socket is closed.
+func (s *Socket) Done() <-chan struct{} { return s.done }
+
+// Stats returns the socket's counters.
+func (s *Socket) Stats() SocketStats {
+	s.mu.Lock()
+	q := len(s.queue)
+	s.mu.Unlock()
+	return SocketStats{
+		MessagesIn: s.msgsIn.Load(), MessagesOut: s.msgsOut.Load(),
+		BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
+		Queued: q,
+	}
+}
+
+// Send queues m without blocking. It returns ErrQueueFull when the bounded
+// queue (Config.MaxQueuedPackets) is full and ErrClosed after close. Writes
+// are coalesced: everything queued goes out in one poll response, or in
+// back-to-back WebSocket frames with one write.
+func (s *Socket) Send(m Message) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if len(s.queue) >= s.maxQueue {
+		s.mu.Unlock()
+		s.srv.stats.queueFull.Add(1)
+		return ErrQueueFull
+	}
+	s.queue = append(s.queue, packet.Packet{Type: packet.Message, Binary: m.Binary, Data: m.Data})
+	s.kickLocked()
+	s.mu.Unlock()
+	return nil
+}
+
+// Close closes the socket with reason "forced close". It is idempotent and
+// does not block: what is queued is flushed first if the client takes it
+// within WriteTimeout.
+func (s *Socket) Close() error {
+	s.close(ReasonForcedClose, nil, true, packet.Close)
+	return nil
+}
+
+// kickLocked gets queued packets moving: it wakes the pending poll, or
+// starts a flusher for the WebSocket. s.mu is held.
+func (s *Socket) kickLocked() {
+	if s.ws != nil {
+		if !s.flushing {
+			ws := s.ws
+			if s.srv.goTracked(func() { s.flushWS(ws) }) {
+				s.flushing = true
+			}
+		}
+		return
+	}
+	if s.polling {
+		select {
+		case s.poll <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// takeQueueLocked returns the queued packets and leaves an empty queue;
+// give the slice back with returnQueue once written.
+func (s *Socket) takeQueueLocked() []packet.Packet {
+	q := s.queue
+	s.queue = s.spare
+	s.spare = nil
+	return q
+}
+
+// returnQueue recycles a written queue slice, unless it grew large.
+func (s *Socket) returnQueue(q []packet.Packet) {
+	clear(q)
+	if cap(q) > 64 {
+		return
+	}
+	s.mu.Lock()
+	if s.spare == nil {
+		s.spare = q[:0]
+	}
+	s.mu.Unlock()
+}
+
+// close closes the socket once. graceful lets queued packets go out first
+// (with pollEnd ending a pending poll); otherwise the transport closes now.
+func (s *Socket) close(reason string, err error, graceful bool, pollEnd packet.Type) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.reason, s.closeErr, s.graceful = reason, err, graceful
+	s.pollEnd = pollEnd
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	if s.upTimer != nil {
+		s.upTimer.Stop()
+	}
+	cand := s.upgrade
+	s.upgrade = nil
+	ws := s.ws
+	if ws != nil && graceful && !s.flushing {
+		if s.srv.goTracked(func() { s.flushWS(ws) }) {
+			s.flushing = true
+		}
+	}
+	closeWS := ws != nil && (!graceful || !s.flushing)
+	close(s.done)
+	s.mu.Unlock()
+
+	s.srv.remove(s)
+	st := &s.srv.stats
+	st.closed.Add(1)
+	st.closedByReason[reasonIndex(reason)].Add(1)
+	s.srv.log.Debug("socket closed", "sid", s.id, "reason", reason, "err", err)
+
+	if cand != nil {
+		cand.closeNow()
+	}
+	if closeWS {
+		ws.closeNow()
+	}
+	s.closePending.Store(true)
+	s.tryNotifyClose()
+}
+
+// kill closes the socket's connections now, flushed or not.
+func (s *Socket) kill() {
+	s.mu.Lock()
+	ws, cand := s.ws, s.upgrade
+	s.mu.Unlock()
+	if ws != nil {
+		ws.closeNow()
+	}
+	if cand != nil {
+		cand.closeNow()
+	}
+}
+
+// tryNotifyClose calls OnClose once, when no OnMessage is running.
+func (s *Socket) tryNotifyClose() {
+	if !s.recvMu.TryLock() {
+		return // the holder calls us again on unlock
+	}
+	if s.closePending.Load() && !s.closeNotified {
+		s.closeNotified = true
+		if s.onClose != nil {
+			s.mu.Lock()
+			reason, err := s.reason, s.closeErr
+			s.mu.Unlock()
+			s.onClose(reason, err)
+		}
+	}
+	s.recvMu.Unlock()
+}
+
+func (s *Socket) lockRecv() { s.recvMu.Lock() }
+
+func (s *Socket) unlockRecv() {
+	s.recvMu.Unlock()
+	if s.closePending.Load() {
+		s.tryNotifyClose()
+	}
+}
+
+// isClosed reports whether the socket is closed.
+func (s *Socket) isClosed() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// errInvalidHeartbeat: a v4 client must not send ping.
+var errInvalidHeartbeat = fmt.Errorf("%w: invalid heartbeat direction", ErrTransport)
+
+// onPacket handles one packet from the client, with recvMu held. It
+// returns false once the socket is closed and reading should stop.
+func (s *Socket) onPacket(p packet.Packet, size int) bool {
+	st := &s.srv.stats
+	st.packetsIn.Add(1)
+	st.bytesIn.Add(uint64(size))
+	if s.isClosed() {
+		return false
+	}
+	switch p.Type {
+	case packet.Message:
+		s.msgsIn.Add(1)
+		s.bytesIn.Add(uint64(len(p.Data)))
+		if s.onMessage != nil {
+			s.onMessage(Message{Binary: p.Binary, Data: p.Data})
+		}
+	case packet.Pong:
+		s.mu.Lock()
+		if s.awaitingPong && !s.closed {
+			s.awaitingPong = false
+			s.timer.Reset(s.srv.cfg.PingInterval)
+		}
+		s.mu.Unlock()
+	case packet.Close:
+		s.close(ReasonTransportClose, nil, false, packet.Noop)
+		return false
+	case packet.Ping:
+		s.close(ReasonTransportError, errInvalidHeartbeat, false, packet.Close)
+		return false
+	default:
+		// open, upgrade and noop from the client carry nothing: ignore.
+	}
+	return true
+}
+
+// parseError closes the socket for a malformed packet.
+func (s *Socket) parseError(err error) {
+	s.srv.stats.parseErrors.Add(1)
+	s.close(ReasonParseError, fmt.Errorf("%w: %w", ErrParse, err), false, packet.Close)
+}
+
+// startHeartbeat arms the ping timer.
+func (s *Socket) startHeartbeat() {
+	s.mu.Lock()
+	if !s.closed {
+		s.timer = time.AfterFunc(s.srv.cfg.PingInterval, s.onTimer)
+	}
+	s.mu.Unlock()
+}
+
+// onTimer sends a ping, or closes the socket if the last one was not
+// answered in time.
+func (s *Socket) onTimer() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if s.awaitingPong {
+		s.mu.Unlock()
+		s.close(ReasonPingTimeout, ErrPingTimeout, false, packet.Close)
+		return
+	}
+	s.awaitingPong = true
+	// The ping bypasses the queue bound: at most one is outstanding.
+	s.queue = append(s.queue, packet.Packet{Type: packet.Ping})
+	s.kickLocked()
+	s.timer.Reset(s.srv.cfg.PingTimeout)
+	s.mu.Unlock()
+}
+
+// countOut adds a written batch to the counters.
+func (s *Socket) countOut(q []packet.Packet, bytes int) {
+	var msgs, data uint64
+	for _, p := range q {
+		if p.Type == packet.Message {
+			msgs++
+			data += uint64(len(p.Data))
+		}
+	}
+	s.msgsOut.Add(msgs)
+	s.bytesOut.Add(data)
+	st := &s.srv.stats
+	st.packetsOut.Add(uint64(len(q)))
+	st.bytesOut.Add(uint64(bytes))
+}
+
+var errWriteTimeout = fmt.Errorf("%w: write timed out", ErrTransport)
+
+// writeFailed closes the socket after a failed write.
+func (s *Socket) writeFailed(err error) {
+	if isTimeout(err) {
+		s.srv.stats.writeTimeouts.Add(1)
+		err = errWriteTimeout
+	} else {
+		err = fmt.Errorf("%w: %w", ErrTransport, err)
+	}
+	s.close(ReasonTransportError, err, false, packet.Close)
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
+}
