@@ -77,3 +77,11 @@ func (r *ring[T]) pop() (T, bool) {
 	r.size--
 	return v, true
 }
+
+func (r *ring[T]) peek() (T, bool) {
+	var zero T
+	if r.size == 0 {
+		return zero, false
+	}
+	return r.buf[r.head], true
+}

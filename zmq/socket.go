@@ -69,8 +69,9 @@ type Socket struct {
 	inClosed bool
 	watchers []chan struct{}
 
-	spaceMu sync.Mutex
-	spaceCh chan struct{}
+	spaceMu       sync.Mutex
+	spaceCh       chan struct{}
+	spaceWatchers []chan struct{}
 }
 
 type inMsg struct {
@@ -157,7 +158,14 @@ func (s *Socket) close() {
 	}
 	s.inMu.Lock()
 	s.inClosed = true
+	ws := s.watchers
 	s.inMu.Unlock()
+	for _, w := range ws {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
 	s.mu.Lock()
 	pipes := append([]*pipe(nil), s.pipes...)
 	s.mu.Unlock()
@@ -217,6 +225,12 @@ func (s *Socket) signalSpace() {
 	if s.spaceCh != nil {
 		close(s.spaceCh)
 		s.spaceCh = nil
+	}
+	for _, w := range s.spaceWatchers {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
 	}
 	s.spaceMu.Unlock()
 }
