@@ -73,6 +73,9 @@ type Stats struct {
 	// ConnectErrors counts namespace connections refused (middleware or
 	// invalid namespace).
 	ConnectErrors uint64
+	// Engine holds the Engine.IO server's counters (handshakes, upgrades,
+	// packets and bytes, closes by reason).
+	Engine engineio.Stats
 }
 
 // Server is a Socket.IO protocol 5 server on top of an Engine.IO 4 server.
@@ -101,6 +104,7 @@ type engineServer interface {
 	http.Handler
 	Close() error
 	Shutdown(ctx context.Context) error
+	Stats() engineio.Stats
 }
 
 // newServer builds the server without its engine (tests drive conns
@@ -216,6 +220,9 @@ func (s *Server) Stats() Stats {
 		SlowConsumers:   s.slowConsumers.Load(),
 		VolatileDropped: s.volatileDropped.Load(),
 		ConnectErrors:   s.connectErrors.Load(),
+	}
+	if s.engine != nil {
+		st.Engine = s.engine.Stats()
 	}
 	s.mu.Lock()
 	st.Connections = len(s.conns)
