@@ -1,6 +1,7 @@
 package zmtp
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -105,16 +106,32 @@ func ReadFrame(r io.Reader, buf []byte, max int64) (flags byte, body []byte, err
 	if err != nil {
 		return 0, nil, err
 	}
-	if int64(cap(buf)) >= size {
+	switch {
+	case int64(cap(buf)) >= size:
 		body = buf[:size]
-	} else {
+	case size <= trustedSize:
 		body = make([]byte, size)
+	default:
+		// Never trust a large declared size: grow as the bytes arrive.
+		var bb bytes.Buffer
+		bb.Grow(trustedSize)
+		n, err := bb.ReadFrom(io.LimitReader(r, size))
+		if err != nil {
+			return 0, nil, err
+		}
+		if n < size {
+			return 0, nil, io.ErrUnexpectedEOF
+		}
+		return flags, bb.Bytes(), nil
 	}
 	if _, err := io.ReadFull(r, body); err != nil {
 		return 0, nil, noEOF(err)
 	}
 	return flags, body, nil
 }
+
+// trustedSize is the largest body ReadFrame allocates before reading it.
+const trustedSize = 1 << 20
 
 func noEOF(err error) error {
 	if err == io.EOF {
