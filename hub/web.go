@@ -15,7 +15,7 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // WebFS returns the chat page's files: index.html, app.js, sb.js (the
-// Socket.IO client) and style.css.
+// Socket.IO client), style.css and favicon.svg.
 func WebFS() fs.FS {
 	sub, err := fs.Sub(webFiles, "web")
 	if err != nil {
@@ -36,7 +36,7 @@ func WebHandler() http.Handler {
 			return
 		}
 		switch r.URL.Path {
-		case "/", "/index.html", "/app.js", "/sb.js", "/style.css":
+		case "/", "/index.html", "/app.js", "/sb.js", "/style.css", "/favicon.svg":
 		default:
 			http.NotFound(w, r)
 			return

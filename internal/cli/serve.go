@@ -1,7 +1,60 @@
 package cli
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
 
+	"github.com/switchboard/switchboard/hub"
+)
+
+// runServe runs the hub daemon: the chat page and Socket.IO on HTTP until
+// ctx is done (SIGINT/SIGTERM in the switchboard command).
 func runServe(ctx context.Context, stdio Stdio, args []string) error {
-	return errNotBuilt("serve")
+	fs := newFlagSet(stdio, "serve", "[flags]")
+	addr := fs.String("http", "127.0.0.1:8080", "`ADDR` to serve the chat page and Socket.IO on (host:port; loopback unless you say otherwise)")
+	origins := fs.String("allow-origin", "", "comma-separated browser `ORIGINS` (scheme://host:port) allowed besides the server's own")
+	verbose := fs.Bool("v", false, "log debug records")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stdio.Err, "switchboard serve: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return ErrUsage
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stdio.Err, &slog.HandlerOptions{Level: level}))
+	var allowed []string
+	for _, o := range strings.Split(*origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			allowed = append(allowed, o)
+		}
+	}
+	srv, err := hub.NewServer(&hub.ServerConfig{Logger: log, AllowedOrigins: allowed})
+	if err != nil {
+		return err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", *addr)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+		log.Warn("listening beyond loopback: anyone who can reach this address can chat", "addr", tcp.String())
+	}
+	url := "http://" + ln.Addr().String() + "/"
+	log.Info("serving chat", "url", url)
+	fmt.Fprintf(stdio.Out, "switchboard: chat on %s\n", url)
+	if err := srv.Serve(ctx, ln); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
 }

@@ -5,9 +5,12 @@
 //
 // Page A uses WebSocket, page B long-polling with the upgrade to WebSocket.
 // Both pick a name and join "lobby"; A says a line and must see it pending,
-// then confirmed; B must show it; B answers and A must show that. Progress
-// and the result are JSON lines on stdout; the last is {"ok":true,...} or
-// {"ok":false,"error":...}. Never downloads a browser: it runs
+// then confirmed; B must show it; B answers and A must show that. Then it
+// prints {"step":"restart"} and waits for a line on stdin: the Go test
+// restarts the server meanwhile, and both pages must reconnect, restore
+// name and room, and talk again. Last, B closes and A sees bob leave.
+// Progress and the result are JSON lines on stdout; the last is
+// {"ok":true,...} or {"ok":false,"error":...}. Never downloads a browser: it runs
 // /usr/bin/chromium (or $CHROMIUM) with a fresh profile directory.
 'use strict';
 const fs = require('fs');
@@ -19,6 +22,18 @@ const url = process.argv[2];
 const shot = process.argv[3];
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const T = 15000; // per-step timeout, ms
+
+// nextLine resolves with the next line on stdin (the Go test's go-ahead).
+const stdinLines = [];
+const stdinWaiters = [];
+require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
+  const w = stdinWaiters.shift();
+  if (w) w(l); else stdinLines.push(l);
+});
+function nextLine() {
+  if (stdinLines.length) return Promise.resolve(stdinLines.shift());
+  return new Promise((resolve) => stdinWaiters.push(resolve));
+}
 
 async function openChat(ctx, name, transport, problems) {
   const page = await ctx.newPage();
@@ -63,16 +78,27 @@ async function main() {
     await a.locator('#online li', { hasText: 'bob' }).waitFor({ timeout: T });
     await a.locator('ol.log li.sys', { hasText: 'bob joined' }).waitFor({ timeout: T });
 
-    // A says a line: it shows as pending or already confirmed, then confirmed.
+    // A says a line: it shows as pending, then confirmed. A MutationObserver
+    // records every state the line goes through.
+    await a.evaluate(() => {
+      window.seenStates = [];
+      const record = (li) => window.seenStates.push(li.dataset.state);
+      new MutationObserver((muts) => {
+        for (const m of muts) {
+          if (m.type === 'attributes' && m.target.matches('li.msg.mine')) record(m.target);
+          for (const n of m.addedNodes || []) if (n.matches && n.matches('li.msg.mine')) record(n);
+        }
+      }).observe(document.getElementById('logs'), { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
+    });
     const text = 'hello from ada ' + Date.now();
     await a.fill('#text', text);
     await a.press('#text', 'Enter');
     const mine = a.locator('li.msg.mine', { hasText: text });
-    await mine.waitFor({ timeout: T });
-    const first = await mine.getAttribute('data-state');
     await a.locator('li.msg.mine[data-state="confirmed"]', { hasText: text }).waitFor({ timeout: T });
     const id = await mine.getAttribute('data-id');
-    out({ step: 'confirmed', page: 'ada', firstState: first, id });
+    const states = await a.evaluate(() => window.seenStates);
+    out({ step: 'confirmed', page: 'ada', states, id });
+    if (states.join(',') !== 'pending,confirmed') throw new Error('line states: ' + states.join(','));
 
     // B shows it, from ada, with the same id.
     const got = b.locator('li.msg[data-from="ada"]', { hasText: text });
@@ -93,6 +119,20 @@ async function main() {
     const tb = await transportOf(b);
     if (shot) await a.screenshot({ path: shot, fullPage: true });
 
+    // The Go test restarts the server (a new, empty hub on the same port).
+    // Both pages reconnect and restore their name and room, then talk.
+    out({ step: 'restart' });
+    await nextLine();
+    for (const p of [a, b]) {
+      await p.locator('ol.log li.sys', { hasText: 'Reconnected.' }).waitFor({ timeout: T });
+    }
+    const again = 'after the restart';
+    await a.fill('#text', again);
+    await a.press('#text', 'Enter');
+    await a.locator('li.msg.mine[data-state="confirmed"]', { hasText: again }).waitFor({ timeout: T });
+    await b.locator('li.msg[data-from="ada"]', { hasText: again }).waitFor({ timeout: T });
+    out({ step: 'reconnected' });
+
     // B closes its page: A sees bob leave and go offline.
     await b.close();
     await a.locator('ol.log li.sys', { hasText: 'bob left' }).waitFor({ timeout: T });
@@ -100,14 +140,14 @@ async function main() {
     out({ step: 'left' });
 
     if (problems.length) throw new Error(problems.join('; '));
-    out({ ok: true, firstState: first, transports: { ada: ta, bob: tb } });
+    out({ ok: true, states, transports: { ada: ta, bob: tb } });
   } finally {
     await ctx.close();
     fs.rmSync(profile, { recursive: true, force: true });
   }
 }
 
-main().catch((e) => {
+main().then(() => process.exit(), (e) => {
   out({ ok: false, error: String(e && e.stack || e) });
-  process.exitCode = 1;
+  process.exit(1);
 });

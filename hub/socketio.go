@@ -1,0 +1,132 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/switchboard/switchboard/socketio"
+)
+
+// ServeSocketIO makes ns a door of h: each socket that connects to ns is
+// attached to h and speaks the chat protocol described in the package
+// documentation. A socket refused by the Hub (ErrLimit, ErrClosed) is
+// disconnected at once. Call it before the server accepts connections.
+func ServeSocketIO(h *Hub, ns *socketio.Namespace) {
+	ns.OnConnection(func(s *socketio.Socket) {
+		c, err := h.Attach(sioPeer{s})
+		if err != nil {
+			h.log.Debug("socket refused", "sid", s.ID(), "err", err)
+			s.Disconnect(true)
+			return
+		}
+		s.OnDisconnect(func(string) { c.Close() })
+		s.On("nick", func(args []any, ack socketio.AckFunc) {
+			name, ok := stringArg(args)
+			if !ok {
+				reply(ack, nil, errArg("nick takes a name"))
+				return
+			}
+			online, err := c.SetName(name)
+			reply(ack, map[string]any{"nick": name, "online": online}, err)
+		})
+		s.On("join", func(args []any, ack socketio.AckFunc) {
+			room, ok := stringArg(args)
+			if !ok {
+				reply(ack, nil, errArg("join takes a room"))
+				return
+			}
+			members, err := c.Join(room)
+			reply(ack, map[string]any{"room": room, "members": members}, err)
+		})
+		s.On("leave", func(args []any, ack socketio.AckFunc) {
+			room, ok := stringArg(args)
+			if !ok {
+				reply(ack, nil, errArg("leave takes a room"))
+				return
+			}
+			reply(ack, map[string]any{"room": room}, c.Leave(room))
+		})
+		s.On("say", func(args []any, ack socketio.AckFunc) {
+			var m map[string]any
+			if len(args) > 0 {
+				m, _ = args[0].(map[string]any)
+			}
+			room, ok1 := m["room"].(string)
+			text, ok2 := m["text"].(string)
+			if !ok1 || !ok2 {
+				reply(ack, nil, errArg("say takes {room, text}"))
+				return
+			}
+			msg, err := c.Say(room, text)
+			reply(ack, map[string]any{"id": msg.ID, "at": msg.At.UnixMilli()}, err)
+		})
+	})
+}
+
+func errArg(what string) error { return fmt.Errorf("%w: %s", ErrInvalid, what) }
+
+func stringArg(args []any) (string, bool) {
+	if len(args) == 0 {
+		return "", false
+	}
+	s, ok := args[0].(string)
+	return s, ok
+}
+
+// reply acks a request: {ok:true, ...fields} or {ok:false, code, error}.
+func reply(ack socketio.AckFunc, fields map[string]any, err error) {
+	if ack == nil {
+		return
+	}
+	if err != nil {
+		ack(map[string]any{"ok": false, "code": Code(err), "error": err.Error()})
+		return
+	}
+	out := map[string]any{"ok": true}
+	for k, v := range fields {
+		out[k] = v
+	}
+	ack(out)
+}
+
+// The payloads of the server's events.
+type (
+	saidPayload struct {
+		Room string `json:"room"`
+		From string `json:"from"`
+		Text string `json:"text"`
+		ID   string `json:"id"`
+		At   int64  `json:"at"`
+	}
+	roomPayload struct {
+		Room string `json:"room"`
+		User string `json:"user"`
+	}
+	presencePayload struct {
+		User  string `json:"user"`
+		State string `json:"state"`
+	}
+)
+
+// sioPeer is the Socket.IO door's Peer.
+type sioPeer struct{ s *socketio.Socket }
+
+// Deliver emits ev. Emit never blocks; when the connection's queue is full
+// socketio closes the connection and Emit fails.
+func (p sioPeer) Deliver(ev Event) error {
+	var payload any
+	switch ev.Kind {
+	case EventSaid:
+		payload = saidPayload{Room: ev.Room, From: ev.User, Text: ev.Text, ID: ev.ID, At: ev.At.UnixMilli()}
+	case EventJoined, EventLeft:
+		payload = roomPayload{Room: ev.Room, User: ev.User}
+	case EventPresence:
+		payload = presencePayload{User: ev.User, State: ev.State}
+	default:
+		return errors.New("hub: unknown event kind " + string(ev.Kind))
+	}
+	return p.s.Emit(string(ev.Kind), payload)
+}
+
+// Close disconnects the socket's whole connection.
+func (p sioPeer) Close() { p.s.Disconnect(true) }
