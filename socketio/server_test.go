@@ -582,3 +582,44 @@ func TestUnknownNamespacePacketIgnored(t *testing.T) {
 		t.Fatalf("bad %d", srv.Stats().BadPackets)
 	}
 }
+
+func TestRecoverySkipMiddlewares(t *testing.T) {
+	for _, skip := range []bool{false, true} {
+		t.Run(fmt.Sprint("skip=", skip), func(t *testing.T) {
+			srv := newTestServer(t, &Config{ConnectionStateRecovery: &RecoveryConfig{SkipMiddlewares: skip}})
+			calls := 0
+			srv.Of("/").Use(func(*Socket) error { calls++; return nil })
+			c := newClient(t, srv, 16)
+			_, reply := c.connect("/", "")
+			srv.Of("/").Emit("x")
+			var args []any
+			json.Unmarshal([]byte(c.recv()[1:]), &args)
+			c.f.closeWith("ping timeout")
+			auth, _ := json.Marshal(map[string]any{"pid": reply["pid"], "offset": args[1]})
+			c2 := newClient(t, srv, 16)
+			c2.connect("/", string(auth))
+			want := 2
+			if skip {
+				want = 1
+			}
+			if calls != want {
+				t.Fatalf("middleware calls: want %d, got %d", want, calls)
+			}
+		})
+	}
+}
+
+func TestRecoveryNotForClientDisconnect(t *testing.T) {
+	srv := newTestServer(t, &Config{ConnectionStateRecovery: &RecoveryConfig{}})
+	c := newClient(t, srv, 16)
+	sid, reply := c.connect("/", "")
+	srv.Of("/").Emit("x")
+	var args []any
+	json.Unmarshal([]byte(c.recv()[1:]), &args)
+	c.send("41") // deliberate disconnect: not recoverable
+	auth, _ := json.Marshal(map[string]any{"pid": reply["pid"], "offset": args[1]})
+	c2 := newClient(t, srv, 16)
+	if sid2, _ := c2.connect("/", string(auth)); sid2 == sid {
+		t.Fatal("recovered after a client namespace disconnect")
+	}
+}
