@@ -616,7 +616,7 @@ func TestRecoveryNotForClientDisconnect(t *testing.T) {
 	srv.Of("/").Emit("x")
 	var args []any
 	json.Unmarshal([]byte(c.recv()[1:]), &args)
-	c.send("41") // deliberate disconnect: not recoverable
+	c.send("1") // DISCONNECT: deliberate, not recoverable
 	auth, _ := json.Marshal(map[string]any{"pid": reply["pid"], "offset": args[1]})
 	c2 := newClient(t, srv, 16)
 	if sid2, _ := c2.connect("/", string(auth)); sid2 == sid {
