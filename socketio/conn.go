@@ -179,18 +179,21 @@ func (c *conn) connect(p *parser.Packet) {
 	c.sockets[ns.name] = s
 	c.timer.Stop()
 	c.mu.Unlock()
-	ns.mu.Lock()
-	ns.sockets[s.id] = s
-	ns.mu.Unlock()
-	s.connected.Store(true)
-	s.Join(s.id)
+	// CONNECT goes out before the socket is reachable by broadcasts, so
+	// that no event precedes it.
 	reply := map[string]any{"sid": s.id}
 	if s.pid != "" {
 		reply["pid"] = s.pid
 	}
+	s.connected.Store(true)
 	if err := s.sendPacket(&Packet{Type: PacketConnect, Namespace: ns.name, Data: reply}, false); err != nil {
+		s.onClose("transport error")
 		return
 	}
+	ns.mu.Lock()
+	ns.sockets[s.id] = s
+	ns.mu.Unlock()
+	s.Join(s.id)
 	for _, data := range missed {
 		if err := s.sendPacket(&Packet{Type: PacketEvent, Namespace: ns.name, Data: data}, false); err != nil {
 			return

@@ -18,6 +18,7 @@ func TestProtocolSuite(t *testing.T) {
 	handlers := func(s *Socket) {
 		s.On("message", func(args []any, _ AckFunc) { s.Emit("message-back", args...) })
 		s.On("message-with-ack", func(args []any, ack AckFunc) { ack(args...) })
+		s.On("close-me", func([]any, AckFunc) { s.Disconnect(true) })
 	}
 	srv.Of("/").OnConnection(handlers)
 	srv.Of("/custom").OnConnection(handlers)
@@ -93,6 +94,7 @@ func TestProtocolSuite(t *testing.T) {
 		{"binary ack", true,
 			[]msg{{data: `452-789["message-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`}, {true, "\x01\x02\x03"}, {true, "\x04\x05\x06"}},
 			[]msg{{data: `462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`}, {true, "\x01\x02\x03"}, {true, "\x04\x05\x06"}}},
+		{"server closes from a handler", true, []msg{{data: `42["close-me"]`}}, []msg{{data: "41"}}},
 		{"unknown packet type", true, []msg{{data: "4abc"}}, nil},
 		{"invalid payload format", true, []msg{{data: "42{}"}}, nil},
 		{"invalid ack id", true, []msg{{data: `42abc["message-with-ack",1,"2",{"3":[false]}]`}}, nil},
