@@ -246,7 +246,11 @@ func (n *Namespace) remove(s *Socket) {
 	if n.sockets[s.id] == s {
 		delete(n.sockets, s.id)
 	}
+	empty := len(n.sockets) == 0
 	n.mu.Unlock()
+	if empty && n.parent != nil && n.srv.cfg.CleanupEmptyChildNamespaces {
+		n.srv.removeChild(n)
+	}
 }
 
 // disconnectAll disconnects every socket of the connection, then closes it.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,10 @@ type Config struct {
 	// ConnectionStateRecovery, when not nil, turns on connection state
 	// recovery as in Socket.IO 4.6.
 	ConnectionStateRecovery *RecoveryConfig
+	// CleanupEmptyChildNamespaces removes a dynamic namespace (created by
+	// OfFunc or OfRegexp) when its last socket leaves, so that clients
+	// cannot grow the server's namespace table. Default false: kept.
+	CleanupEmptyChildNamespaces bool
 	// NewAdapter builds the adapter of each namespace. nil means
 	// NewMemoryAdapter.
 	NewAdapter func(ns *Namespace) Adapter
@@ -211,6 +216,33 @@ func (s *Server) lookupNamespace(name string, auth map[string]any) *Namespace {
 		return ns
 	}
 	return nil
+}
+
+// removeChild drops an empty dynamic namespace.
+func (s *Server) removeChild(ns *Namespace) {
+	s.mu.Lock()
+	if s.nsps[ns.name] != ns {
+		s.mu.Unlock()
+		return
+	}
+	ns.mu.RLock()
+	empty := len(ns.sockets) == 0
+	ns.mu.RUnlock()
+	if !empty {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.nsps, ns.name)
+	s.mu.Unlock()
+	p := ns.parent
+	p.mu.Lock()
+	if i := slices.Index(p.children, ns); i >= 0 {
+		p.children = slices.Delete(p.children, i, i+1)
+	}
+	p.mu.Unlock()
+	if err := ns.adapter.Close(); err != nil {
+		s.log.Error("close adapter", "nsp", ns.name, "err", err)
+	}
 }
 
 // Stats returns the server's counters.

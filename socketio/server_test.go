@@ -623,3 +623,22 @@ func TestRecoveryNotForClientDisconnect(t *testing.T) {
 		t.Fatal("recovered after a client namespace disconnect")
 	}
 }
+
+func TestCleanupEmptyChildNamespaces(t *testing.T) {
+	for _, cleanup := range []bool{false, true} {
+		t.Run(fmt.Sprint("cleanup=", cleanup), func(t *testing.T) {
+			srv := newTestServer(t, &Config{CleanupEmptyChildNamespaces: cleanup})
+			parent := srv.OfRegexp(regexp.MustCompile(`^/d\d$`))
+			c := newClient(t, srv, 16)
+			c.connect("/d1", "")
+			c.send("1/d1,")
+			srv.mu.Lock()
+			_, kept := srv.nsps["/d1"]
+			srv.mu.Unlock()
+			if kept == cleanup || (len(parent.targets()) == 1) == cleanup {
+				t.Fatalf("namespace kept: %v, children %d", kept, len(parent.targets()))
+			}
+			c.connect("/d1", "") // re-created on demand
+		})
+	}
+}
