@@ -642,3 +642,40 @@ func TestCleanupEmptyChildNamespaces(t *testing.T) {
 		})
 	}
 }
+
+func TestDecode(t *testing.T) {
+	type chat struct {
+		Room string
+		N    int
+		Blob []byte
+	}
+	var got chat
+	if err := Decode(map[string]any{"Room": "r", "N": 3.0, "Blob": []byte{1, 2}}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if want := (chat{"r", 3, []byte{1, 2}}); !reflect.DeepEqual(want, got) {
+		t.Fatalf("want %+v, got %+v", want, got)
+	}
+	if err := Decode("x", &got); err == nil {
+		t.Fatal("want error")
+	}
+}
+
+func TestRemoteSocketThroughAdapter(t *testing.T) {
+	srv := newTestServer(t, nil)
+	cs, ss := setupClients(t, srv, 1)
+	r := NewRemoteSocket(srv.Of("/"), ss[0].ID(), nil, nil, nil)
+	r.Join("x")
+	if !slices.Contains(ss[0].Rooms(), "x") {
+		t.Fatal("join")
+	}
+	r.Emit("hi")
+	if got := cs[0].recv(); got != `2["hi"]` {
+		t.Fatalf("got %q", got)
+	}
+	r.Leave("x")
+	r.Disconnect(false)
+	if ss[0].Connected() || slices.Contains(ss[0].Rooms(), "x") {
+		t.Fatal("leave/disconnect")
+	}
+}

@@ -399,28 +399,59 @@ var recoverable = map[string]bool{
 }
 
 // RemoteSocket is a snapshot of a socket returned by FetchSockets, with
-// methods acting on the socket.
+// methods acting on the socket. The socket may live on another node of a
+// cluster: its methods then go through the namespace's adapter.
 type RemoteSocket struct {
 	ID        string
 	Handshake *Handshake
 	Rooms     []string
 	Data      any
 
-	s *Socket
+	ns *Namespace
+	s  *Socket // nil on another node
+}
+
+// NewRemoteSocket describes a socket of namespace ns living on another
+// node; for cluster adapters implementing FetchSockets.
+func NewRemoteSocket(ns *Namespace, id string, hs *Handshake, rooms []string, data any) *RemoteSocket {
+	return &RemoteSocket{ID: id, Handshake: hs, Rooms: rooms, Data: data, ns: ns}
 }
 
 func (s *Socket) remote() *RemoteSocket {
-	return &RemoteSocket{ID: s.id, Handshake: s.handshake, Rooms: s.Rooms(), Data: s.Data(), s: s}
+	return &RemoteSocket{ID: s.id, Handshake: s.handshake, Rooms: s.Rooms(), Data: s.Data(), ns: s.ns, s: s}
 }
 
 // Emit sends an event to the socket.
-func (r *RemoteSocket) Emit(event string, args ...any) error { return r.s.Emit(event, args...) }
+func (r *RemoteSocket) Emit(event string, args ...any) error {
+	if r.s != nil {
+		return r.s.Emit(event, args...)
+	}
+	return r.ns.To(r.ID).Emit(event, args...)
+}
 
 // Join adds the socket to rooms.
-func (r *RemoteSocket) Join(rooms ...string) { r.s.Join(rooms...) }
+func (r *RemoteSocket) Join(rooms ...string) {
+	if r.s != nil {
+		r.s.Join(rooms...)
+		return
+	}
+	r.ns.In(r.ID).SocketsJoin(rooms...)
+}
 
 // Leave removes the socket from room.
-func (r *RemoteSocket) Leave(room string) { r.s.Leave(room) }
+func (r *RemoteSocket) Leave(room string) {
+	if r.s != nil {
+		r.s.Leave(room)
+		return
+	}
+	r.ns.In(r.ID).SocketsLeave(room)
+}
 
 // Disconnect disconnects the socket (see Socket.Disconnect).
-func (r *RemoteSocket) Disconnect(close bool) { r.s.Disconnect(close) }
+func (r *RemoteSocket) Disconnect(close bool) {
+	if r.s != nil {
+		r.s.Disconnect(close)
+		return
+	}
+	r.ns.In(r.ID).DisconnectSockets(close)
+}
