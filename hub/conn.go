@@ -68,6 +68,9 @@ func (c *Conn) SetName(name string) ([]string, error) {
 	if h.users[name] >= h.cfg.MaxConnsPerUser {
 		return nil, fmt.Errorf("%w: %d connections per user", ErrLimit, h.cfg.MaxConnsPerUser)
 	}
+	if !c.take(h.cfg.Now()) {
+		return nil, ErrRate
+	}
 	h.dropName(c)
 	c.name = name
 	h.users[name]++
@@ -100,6 +103,9 @@ func (c *Conn) Join(name string) ([]string, error) {
 	}
 	if len(c.rooms) >= h.cfg.MaxRoomsPerConn {
 		return nil, fmt.Errorf("%w: %d rooms per connection", ErrLimit, h.cfg.MaxRoomsPerConn)
+	}
+	if !c.take(h.cfg.Now()) {
+		return nil, ErrRate
 	}
 	r := h.rooms[name]
 	if r == nil {
@@ -137,6 +143,9 @@ func (c *Conn) Leave(room string) error {
 	if c.rooms[room] == nil {
 		return ErrNotInRoom
 	}
+	if !c.take(h.cfg.Now()) {
+		return ErrRate
+	}
 	h.leave(c, room)
 	return nil
 }
@@ -144,8 +153,8 @@ func (c *Conn) Leave(room string) error {
 // Say sends text to room, which the connection must be in. "said" goes to
 // every member of the room except this connection (the user's other
 // connections included). The returned Message carries the id and time the
-// hub gave it. At most SayBurst messages at once and SayRate per second
-// are accepted per connection (ErrRate).
+// hub gave it. Say, Join, Leave and a name change share one rate limit per
+// connection (Config.Rate and Burst; ErrRate).
 func (c *Conn) Say(room, text string) (Message, error) {
 	h := c.h
 	if err := checkRoom(room, h.cfg.MaxRoomLen); err != nil {
@@ -175,12 +184,12 @@ func (c *Conn) Say(room, text string) (Message, error) {
 	return m, nil
 }
 
-// take spends one token of the say bucket; h.mu is held.
+// take spends one token of the connection's request bucket; h.mu is held.
 func (c *Conn) take(now time.Time) bool {
 	cfg := &c.h.cfg
 	if d := now.Sub(c.last); d > 0 {
-		c.tokens += d.Seconds() * cfg.SayRate
-		if burst := float64(cfg.SayBurst); c.tokens > burst {
+		c.tokens += d.Seconds() * cfg.Rate
+		if burst := float64(cfg.Burst); c.tokens > burst {
 			c.tokens = burst
 		}
 	}

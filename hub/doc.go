@@ -38,8 +38,8 @@
 // Text is valid UTF-8 without control characters other than tab and
 // newline, up to 2000 bytes. One user may hold several connections (tabs);
 // a connection changes its name only while in no room. Every count is
-// bounded (see Config) and each connection may say 10 messages a second
-// with bursts of 20.
+// bounded (see Config), and each connection may make 10 requests a second
+// that others see (say, join, leave, a new name), in bursts of up to 20.
 //
 // The examples are the best way to understand how to use this package.
 package hub

@@ -20,8 +20,8 @@ var (
 	ErrNotInRoom = errors.New("hub: not in that room")
 	// ErrLimit reports a configured bound reached.
 	ErrLimit = errors.New("hub: limit reached")
-	// ErrRate reports messages said faster than the configured rate.
-	ErrRate = errors.New("hub: too many messages, slow down")
+	// ErrRate reports requests made faster than the configured rate.
+	ErrRate = errors.New("hub: too many requests, slow down")
 	// ErrClosed reports a call on a closed Hub or detached Conn. It wraps
 	// net.ErrClosed.
 	ErrClosed = fmt.Errorf("hub: closed: %w", net.ErrClosed)

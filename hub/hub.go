@@ -33,11 +33,12 @@ type Config struct {
 	MaxRoomsPerConn int
 	// MaxRoomMembers bounds the connections in one room. Default 10000.
 	MaxRoomMembers int
-	// SayRate is the sustained number of messages per second one
-	// connection may say; SayBurst how many it may say at once. Defaults
-	// 10 and 20.
-	SayRate  float64
-	SayBurst int
+	// Rate is the sustained number of requests per second one connection
+	// may make that others see (Say, Join, Leave, and SetName when it
+	// changes the name); Burst how many it may make at once. Defaults 10
+	// and 20.
+	Rate  float64
+	Burst int
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 	// Logger receives debug records. nil means silent.
@@ -71,17 +72,17 @@ func (c *Config) withDefaults() (Config, error) {
 		{&cfg.MaxRooms, 10000, "MaxRooms"},
 		{&cfg.MaxRoomsPerConn, 32, "MaxRoomsPerConn"},
 		{&cfg.MaxRoomMembers, 10000, "MaxRoomMembers"},
-		{&cfg.SayBurst, 20, "SayBurst"},
+		{&cfg.Burst, 20, "Burst"},
 	} {
 		if err := def(d.p, d.v, d.name); err != nil {
 			return cfg, err
 		}
 	}
-	if cfg.SayRate < 0 {
-		return cfg, errors.New("hub: Config.SayRate is negative")
+	if cfg.Rate < 0 {
+		return cfg, errors.New("hub: Config.Rate is negative")
 	}
-	if cfg.SayRate == 0 {
-		cfg.SayRate = 10
+	if cfg.Rate == 0 {
+		cfg.Rate = 10
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -189,7 +190,7 @@ func (h *Hub) Attach(p Peer) (*Conn, error) {
 		h:      h,
 		peer:   p,
 		rooms:  make(map[string]*room),
-		tokens: float64(h.cfg.SayBurst),
+		tokens: float64(h.cfg.Burst),
 		last:   h.cfg.Now(),
 	}
 	h.conns[c] = struct{}{}

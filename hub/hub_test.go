@@ -259,17 +259,19 @@ func TestLimits(t *testing.T) {
 	if _, err := New(&Config{MaxConns: -1}); err == nil {
 		t.Error("negative MaxConns accepted")
 	}
-	if _, err := New(&Config{SayRate: -1}); err == nil {
-		t.Error("negative SayRate accepted")
+	if _, err := New(&Config{Rate: -1}); err == nil {
+		t.Error("negative Rate accepted")
 	}
 }
 
-func TestSayRate(t *testing.T) {
+func TestRate(t *testing.T) {
 	now := time.Unix(1e9, 0)
-	h := newHub(t, &Config{SayRate: 2, SayBurst: 3, Now: func() time.Time { return now }})
+	h := newHub(t, &Config{Rate: 2, Burst: 5, Now: func() time.Time { return now }})
 	a, _ := attach(t, h)
-	must[[]string](t)(a.SetName("a"))
+	must[[]string](t)(a.SetName("a")) // these two take 2 of the 5 tokens
 	must[[]string](t)(a.Join("r"))
+	must[[]string](t)(a.SetName("a")) // no change: free
+	must[[]string](t)(a.Join("r"))    // no change: free
 	for i := range 3 {
 		if _, err := a.Say("r", "x"); err != nil {
 			t.Fatalf("say %d: %v", i, err)
@@ -285,7 +287,34 @@ func TestSayRate(t *testing.T) {
 	if _, err := a.Say("r", "x"); !errors.Is(err, ErrRate) {
 		t.Fatalf("want ErrRate, got %v", err)
 	}
-	m := must[Message](t)(func() (Message, error) { now = now.Add(time.Hour); return a.Say("r", "x") }())
+	if _, err := a.Join("s"); !errors.Is(err, ErrRate) {
+		t.Fatalf("join: want ErrRate, got %v", err)
+	}
+	if err := a.Leave("r"); !errors.Is(err, ErrRate) {
+		t.Fatalf("leave: want ErrRate, got %v", err)
+	}
+	now = now.Add(time.Hour)
+	if err := a.Leave("r"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SetName("b"); err != nil {
+		t.Fatal(err)
+	}
+	// An hour refilled no more than Burst: 3 tokens are left.
+	for _, name := range []string{"c", "d", "c"} {
+		must[[]string](t)(a.SetName(name))
+	}
+	if _, err := a.SetName("e"); !errors.Is(err, ErrRate) {
+		t.Fatalf("rename: want ErrRate, got %v", err)
+	}
+	must[[]string](t)(a.SetName("c")) // no change: free
+	m := must[Message](t)(func() (Message, error) {
+		now = now.Add(time.Hour)
+		if _, err := a.Join("r"); err != nil {
+			return Message{}, err
+		}
+		return a.Say("r", "x")
+	}())
 	if !m.At.Equal(now) {
 		t.Errorf("At: want %v, got %v", now, m.At)
 	}
@@ -322,7 +351,7 @@ func TestFailingPeerDropped(t *testing.T) {
 // Every member sees a room's messages in one order, whatever the
 // concurrency of the senders.
 func TestConcurrentOrder(t *testing.T) {
-	h := newHub(t, &Config{SayRate: 1e9, SayBurst: 1 << 20})
+	h := newHub(t, &Config{Rate: 1e9, Burst: 1 << 20})
 	const n, each = 4, 200
 	conns := make([]*Conn, n)
 	recs := make([]*recorder, n)

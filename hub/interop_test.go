@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard/switchboard/engineio"
+	"github.com/switchboard/switchboard/hub"
 	"github.com/switchboard/switchboard/internal/testutil"
+	"github.com/switchboard/switchboard/socketio"
 )
 
 // wantFields fails unless got has every field of want, with equal JSON
@@ -223,5 +226,53 @@ func TestBrowserChat(t *testing.T) {
 	}
 	if res.Transports["ada"] != "websocket" || res.Transports["bob"] != "websocket" {
 		t.Errorf("transports: want both websocket (bob after upgrading from polling), got %v", res.Transports)
+	}
+}
+
+// sb.js, the page's own client, in Node (no browser) against the hub: over
+// WebSocket, long-polling only, polling upgraded to WebSocket, and falling
+// back to polling when the server refuses WebSocket.
+func TestSBClient(t *testing.T) {
+	node, dir := testutil.Node(t)
+	root := testutil.RepoRoot(t)
+	tests := []struct {
+		name       string
+		server     []string // engine transports; nil means both
+		transports string
+		want       string
+	}{
+		{"websocket", nil, "websocket", "websocket"},
+		{"polling only", nil, "polling", "polling"},
+		{"polling then upgrade", nil, "polling,websocket", "websocket"},
+		{"fallback to polling", []string{"polling"}, "websocket,polling", "polling"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cfg *hub.ServerConfig
+			if tt.server != nil {
+				cfg = &hub.ServerConfig{SocketIO: &socketio.Config{Engine: &engineio.Config{Transports: tt.server}}}
+			}
+			ts := startServer(t, cfg)
+			cmd := exec.Command(node, "--no-warnings", "--experimental-websocket",
+				filepath.Join(root, "hub", "testdata", "sbclient.js"),
+				ts.url, filepath.Join(root, "hub", "web", "sb.js"), tt.transports)
+			cmd.Dir = dir
+			cmd.WaitDelay = 5 * time.Second
+			timer := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+			out, err := cmd.CombinedOutput()
+			timer.Stop()
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			var res struct {
+				OK         bool     `json:"ok"`
+				Error      string   `json:"error"`
+				Transports []string `json:"transports"`
+			}
+			if jerr := json.Unmarshal([]byte(lines[len(lines)-1]), &res); jerr != nil || err != nil || !res.OK {
+				t.Fatalf("sbclient.js: %v\n%s", err, out)
+			}
+			if want := []string{tt.want, tt.want}; !reflect.DeepEqual(res.Transports, want) {
+				t.Errorf("transports: want %q, got %q", want, res.Transports)
+			}
+		})
 	}
 }
