@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -445,8 +446,11 @@ func (c *zconn) writeLoop() {
 		if len(batch) == 0 {
 			p.mu.Unlock()
 			if c.bw.Buffered() > 0 {
+				if hbIvl > 0 {
+					c.nc.SetWriteDeadline(time.Now().Add(cfg.HeartbeatTimeout))
+				}
 				if err := c.bw.Flush(); err != nil {
-					c.close(err)
+					c.close(writeErr(err))
 					return
 				}
 			}
@@ -491,11 +495,15 @@ func (c *zconn) writeLoop() {
 		p.writing = true
 		p.mu.Unlock()
 		c.s.signalSpace()
+		if hbIvl > 0 {
+			// A peer that stops reading must not stall us forever.
+			c.nc.SetWriteDeadline(time.Now().Add(cfg.HeartbeatTimeout))
+		}
 		var msgs, bytes uint64
 		for i := range batch {
 			n, err := c.writeMsg(&batch[i])
 			if err != nil {
-				c.close(err)
+				c.close(writeErr(err))
 				return
 			}
 			if batch[i].kind == kindData {
@@ -512,6 +520,14 @@ func (c *zconn) writeLoop() {
 		}
 		p.mu.Unlock()
 	}
+}
+
+// writeErr names a write that timed out: the peer stopped reading.
+func writeErr(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: peer stopped reading: %w", ErrHeartbeat, err)
+	}
+	return err
 }
 
 func (c *zconn) writeMsg(om *outMsg) (int, error) {

@@ -162,7 +162,7 @@ func (p *pipe) deliver(om outMsg, force bool) bool {
 // second PAIR peer or a routing id already in use. Called without s.mu.
 func (s *Socket) attach(p *pipe, peerType string, peerID []byte) error {
 	s.mu.Lock()
-	if s.closed {
+	if s.ctx.Err() != nil { // closed, done lingering
 		s.mu.Unlock()
 		return ErrClosed
 	}

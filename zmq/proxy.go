@@ -158,10 +158,10 @@ func (p *SteerableProxy) forward(ctx context.Context, src, dst *Socket, in, inB,
 				return err
 			}
 		}
+		out.Add(1)
+		outB.Add(n)
 		if err := dst.Send(ctx, m); err != nil {
 			return err
 		}
-		out.Add(1)
-		outB.Add(n)
 	}
 }

@@ -199,7 +199,7 @@ func (s *Socket) drained() bool {
 	defer s.mu.Unlock()
 	for _, p := range s.pipes {
 		p.mu.Lock()
-		busy := p.conn != nil && (len(p.q) > 0 || p.writing)
+		busy := !p.dead.Load() && (len(p.q) > 0 || p.writing)
 		p.mu.Unlock()
 		if busy {
 			return false

@@ -434,8 +434,10 @@ func join(p *pipe, b *Socket, endpoint string) {
 		return
 	}
 	q := b.newPipe(endpoint, "inproc", false)
-	q.inHWM = sumHWM(b.cfg.SendHWM, s.cfg.RecvHWM)
-	p.inHWM = sumHWM(s.cfg.SendHWM, b.cfg.RecvHWM)
+	// Over inproc a queue holds the sender's SendHWM plus the
+	// receiver's RecvHWM, as in libzmq.
+	q.inHWM = sumHWM(s.cfg.SendHWM, b.cfg.RecvHWM)
+	p.inHWM = sumHWM(b.cfg.SendHWM, s.cfg.RecvHWM)
 	q.peer = p
 	if err := b.attach(q, s.typ.String(), s.cfg.RoutingID); err != nil {
 		b.refused.Add(1)
