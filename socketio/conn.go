@@ -40,6 +40,7 @@ type conn struct {
 func (s *Server) newConn(ec engineConn) *conn {
 	c := &conn{srv: s, ec: ec, sockets: make(map[string]*Socket)}
 	c.dec.MaxAttachments = s.cfg.MaxAttachments
+	c.dec.MaxAttachmentBytes = s.cfg.MaxAttachmentBytes
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()

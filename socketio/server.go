@@ -30,6 +30,10 @@ type Config struct {
 	// MaxAttachments bounds the binary attachments of one incoming packet.
 	// Default 64.
 	MaxAttachments int
+	// MaxAttachmentBytes bounds the total size of one incoming packet's
+	// binary attachments (each is also bounded by the engine's
+	// MaxPayload). Default 8 MiB.
+	MaxAttachmentBytes int
 	// ConnectionStateRecovery, when not nil, turns on connection state
 	// recovery as in Socket.IO 4.6.
 	ConnectionStateRecovery *RecoveryConfig
@@ -125,8 +129,8 @@ func newServer(cfg *Config) (*Server, error) {
 	if s.cfg.ConnectTimeout == 0 {
 		s.cfg.ConnectTimeout = 45 * time.Second
 	}
-	if s.cfg.ConnectTimeout < 0 || s.cfg.MaxAttachments < 0 {
-		return nil, errors.New("socketio: negative ConnectTimeout or MaxAttachments")
+	if s.cfg.ConnectTimeout < 0 || s.cfg.MaxAttachments < 0 || s.cfg.MaxAttachmentBytes < 0 {
+		return nil, errors.New("socketio: negative ConnectTimeout, MaxAttachments or MaxAttachmentBytes")
 	}
 	if rc := s.cfg.ConnectionStateRecovery; rc != nil {
 		c := *rc

@@ -679,3 +679,29 @@ func TestRemoteSocketThroughAdapter(t *testing.T) {
 		t.Fatal("leave/disconnect")
 	}
 }
+
+func TestAttachmentLimitsDropClient(t *testing.T) {
+	srv := newTestServer(t, &Config{MaxAttachments: 2, MaxAttachmentBytes: 4})
+	tests := []struct {
+		name string
+		send func(c *client)
+	}{
+		{"count", func(c *client) { c.send(`53-["a"]`) }},
+		{"bytes", func(c *client) {
+			c.send(`52-["a",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`)
+			c.sendBin([]byte("abc"))
+			c.sendBin([]byte("de"))
+		}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, srv, 4)
+			c.connect("/", "")
+			tt.send(c)
+			c.waitClosed()
+			if got := srv.Stats().BadPackets; got != uint64(i+1) {
+				t.Fatalf("bad packets %d", got)
+			}
+		})
+	}
+}

@@ -46,6 +46,10 @@ func (t Type) String() string {
 // Decoder.MaxAttachments is zero.
 const DefaultMaxAttachments = 64
 
+// DefaultMaxAttachmentBytes bounds the total size of one packet's
+// attachments when Decoder.MaxAttachmentBytes is zero.
+const DefaultMaxAttachmentBytes = 8 << 20
+
 // maxID is the largest ack id accepted: JavaScript's Number.MAX_SAFE_INTEGER.
 const maxID = 1<<53 - 1
 
@@ -56,6 +60,9 @@ var (
 	// ErrTooManyAttachments reports a packet announcing more binary
 	// attachments than the decoder accepts.
 	ErrTooManyAttachments = errors.New("socketio: too many attachments")
+	// ErrAttachmentsTooLarge reports attachments whose total size exceeds
+	// the decoder's limit.
+	ErrAttachmentsTooLarge = errors.New("socketio: attachments too large")
 	// ErrUnexpectedBinary reports a binary message when no packet awaits
 	// attachments.
 	ErrUnexpectedBinary = errors.New("socketio: unexpected binary message")
@@ -210,9 +217,13 @@ type Decoder struct {
 	// DefaultMaxAttachments. A larger count is refused before anything is
 	// allocated.
 	MaxAttachments int
+	// MaxAttachmentBytes bounds the total size of one packet's
+	// attachments; 0 means DefaultMaxAttachmentBytes.
+	MaxAttachmentBytes int
 
 	pending *Packet
 	want    int
+	size    int
 	atts    [][]byte
 }
 
@@ -220,7 +231,7 @@ type Decoder struct {
 func (d *Decoder) Pending() bool { return d.pending != nil }
 
 // Reset drops a partly received packet.
-func (d *Decoder) Reset() { d.pending, d.atts, d.want = nil, nil, 0 }
+func (d *Decoder) Reset() { d.pending, d.atts, d.want, d.size = nil, nil, 0, 0 }
 
 // Text decodes a text message. It returns nil, nil when the packet announced
 // binary attachments still to come (feed them to Binary). After an error the
@@ -253,6 +264,11 @@ func (d *Decoder) Binary(msg []byte) (*Packet, error) {
 	if d.pending == nil {
 		return nil, ErrUnexpectedBinary
 	}
+	d.size += len(msg)
+	if d.size > d.maxAttachmentBytes() {
+		d.Reset()
+		return nil, ErrAttachmentsTooLarge
+	}
 	d.atts = append(d.atts, msg)
 	if len(d.atts) < d.want {
 		return nil, nil
@@ -263,6 +279,13 @@ func (d *Decoder) Binary(msg []byte) (*Packet, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+func (d *Decoder) maxAttachmentBytes() int {
+	if d.MaxAttachmentBytes > 0 {
+		return d.MaxAttachmentBytes
+	}
+	return DefaultMaxAttachmentBytes
 }
 
 func (d *Decoder) maxAttachments() int {

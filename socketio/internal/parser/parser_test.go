@@ -156,6 +156,22 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+func TestAttachmentBytesLimit(t *testing.T) {
+	d := Decoder{MaxAttachmentBytes: 10}
+	if _, err := d.Text([]byte(`52-["a",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Binary(make([]byte, 6)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Binary(make([]byte, 6)); !errors.Is(err, ErrAttachmentsTooLarge) {
+		t.Fatalf("want ErrAttachmentsTooLarge, got %v", err)
+	}
+	if d.Pending() {
+		t.Fatal("pending after error")
+	}
+}
+
 func TestRoundTripBinary(t *testing.T) {
 	for _, size := range []int{0, 1, 125, 126, 65535, 65536} {
 		blob := bytes.Repeat([]byte{0xab}, size)
