@@ -23,6 +23,9 @@ var (
 	// ErrTooManyAttachments reports a binary packet announcing more
 	// attachments than Config.MaxAttachments.
 	ErrTooManyAttachments = parser.ErrTooManyAttachments
+	// ErrAttachmentsTooLarge reports a binary packet whose attachments
+	// exceed Config.MaxAttachmentBytes.
+	ErrAttachmentsTooLarge = parser.ErrAttachmentsTooLarge
 	// ErrReservedEvent is returned when emitting a reserved event name
 	// ("connect", "connect_error", "disconnect", "disconnecting",
 	// "newListener", "removeListener").

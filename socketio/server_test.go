@@ -705,3 +705,24 @@ func TestAttachmentLimitsDropClient(t *testing.T) {
 		})
 	}
 }
+
+func TestBroadcastOperatorIsImmutable(t *testing.T) {
+	srv := newTestServer(t, nil)
+	cs, ss := setupClients(t, srv, 3)
+	ss[0].Join("a")
+	ss[1].Join("b")
+	base := srv.Of("/").To("a")
+	withB := base.To("b")
+	_ = base.Except("a")
+	if err := base.Emit("m"); err != nil {
+		t.Fatal(err)
+	}
+	cs[0].recv()
+	cs[1].noMessage()
+	if err := withB.Local().Emit("m"); err != nil {
+		t.Fatal(err)
+	}
+	cs[0].recv()
+	cs[1].recv()
+	cs[2].noMessage()
+}
