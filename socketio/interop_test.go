@@ -6,7 +6,8 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
@@ -166,54 +167,9 @@ func TestInteropNodeClient(t *testing.T) {
 	recovered := make(chan bool, 4)
 	recoveryScenario(rsrv, recovered)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join("sio", "scenarios.js"), url, rurl)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v\n%s\n%s", err, stdout, stderr.String())
-	}
-	results := map[string]map[string]json.RawMessage{}
-	sc := bufio.NewScanner(bytes.NewReader(stdout))
-	for sc.Scan() {
-		var l line
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("bad line %q: %v", sc.Text(), err)
-		}
-		if results[l.S] == nil {
-			results[l.S] = map[string]json.RawMessage{}
-		}
-		results[l.S][l.K] = l.V
-	}
-
-	check := func(t *testing.T, r map[string]json.RawMessage, key string, want any) {
-		t.Helper()
-		raw, ok := r[key]
-		if !ok {
-			t.Fatalf("%s: missing", key)
-		}
-		wantJSON, _ := json.Marshal(want)
-		var g, w any
-		json.Unmarshal(raw, &g)
-		json.Unmarshal(wantJSON, &w)
-		if !reflect.DeepEqual(w, g) {
-			t.Errorf("%s: want %s, got %s", key, wantJSON, raw)
-		}
-	}
+	results, stdout, stderr := runNode(t, node, dir, filepath.Join("sio", "scenarios.js"), url, rurl)
 	scenario := func(name string, fn func(t *testing.T, r map[string]json.RawMessage)) {
-		t.Run(name, func(t *testing.T) {
-			r := results[name]
-			if e, ok := r["error"]; ok {
-				t.Fatalf("scenario failed: %s", e)
-			}
-			if _, ok := r["done"]; !ok {
-				t.Fatalf("scenario did not finish: %v", r)
-			}
-			fn(t, r)
-		})
+		t.Run(name, func(t *testing.T) { fn(t, scenarioResult(t, results, name)) })
 	}
 	for _, tr := range []struct{ name, transport string }{
 		{"basic-polling", "polling"}, {"basic-websocket", "websocket"}, {"basic-upgrade", "websocket"},
@@ -267,7 +223,109 @@ func TestInteropNodeClient(t *testing.T) {
 		}
 	})
 	if t.Failed() {
-		t.Logf("node stdout:\n%s\nstderr:\n%s", stdout, stderr.String())
+		t.Logf("node stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	}
-	_ = errors.New
+}
+
+// runNode runs a scenario script and returns its results by scenario and
+// key, with its raw output.
+func runNode(t *testing.T, node, dir string, args ...string) (results map[string]map[string]json.RawMessage, stdout []byte, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = dir
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	stdout, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v\n%s\n%s", err, stdout, errb.String())
+	}
+	results = map[string]map[string]json.RawMessage{}
+	sc := bufio.NewScanner(bytes.NewReader(stdout))
+	for sc.Scan() {
+		var l line
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("bad line %q: %v", sc.Text(), err)
+		}
+		if results[l.S] == nil {
+			results[l.S] = map[string]json.RawMessage{}
+		}
+		results[l.S][l.K] = l.V
+	}
+	return results, stdout, errb.String()
+}
+
+// scenarioResult returns the values of a finished scenario.
+func scenarioResult(t *testing.T, results map[string]map[string]json.RawMessage, name string) map[string]json.RawMessage {
+	t.Helper()
+	r := results[name]
+	if e, ok := r["error"]; ok {
+		t.Fatalf("scenario failed: %s", e)
+	}
+	if _, ok := r["done"]; !ok {
+		t.Fatalf("scenario did not finish: %v", r)
+	}
+	return r
+}
+
+// check compares a scenario's value for key with want, as JSON.
+func check(t *testing.T, r map[string]json.RawMessage, key string, want any) {
+	t.Helper()
+	raw, ok := r[key]
+	if !ok {
+		t.Fatalf("%s: missing", key)
+	}
+	wantJSON, _ := json.Marshal(want)
+	var g, w any
+	json.Unmarshal(raw, &g)
+	json.Unmarshal(wantJSON, &w)
+	if !reflect.DeepEqual(w, g) {
+		t.Errorf("%s: want %s, got %s", key, wantJSON, raw)
+	}
+}
+
+const browserPage = `<!doctype html><meta charset="utf-8"><title>socketio</title><script src="/socket.io.min.js"></script>`
+
+// TestInteropBrowser runs the official browser client (socket.io.min.js
+// 4.8) in headless Chromium: acks both ways and binary (ArrayBuffer) over
+// polling, WebSocket and the upgrade.
+func TestInteropBrowser(t *testing.T) {
+	node, dir := testutil.Node(t)
+	testutil.Chromium(t)
+	srv, err := NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mainScenarios(srv, make(chan string, 4))
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", srv)
+	mux.HandleFunc("/socket.io.min.js", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, filepath.Join(dir, "node_modules", "socket.io-client", "dist", "socket.io.min.js"))
+	})
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, browserPage)
+	})
+	ts := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		srv.Close()
+		ts.Close()
+	})
+	results, stdout, stderr := runNode(t, node, dir, filepath.Join("sio", "browser.js"), ts.URL)
+	for _, tr := range []struct{ name, transport string }{
+		{"browser-polling", "polling"}, {"browser-websocket", "websocket"}, {"browser-upgrade", "websocket"},
+	} {
+		t.Run(tr.name, func(t *testing.T) {
+			r := scenarioResult(t, results, tr.name)
+			check(t, r, "echo", 1)
+			check(t, r, "bin", map[string]any{"blob": "030201", "kind": true})
+			check(t, r, "asked", "010203")
+			check(t, r, "askResult", map[string]any{"n": 42, "blobHex": "030201"})
+			check(t, r, "transport", tr.transport)
+		})
+	}
+	if t.Failed() {
+		t.Logf("node stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	}
 }
