@@ -159,6 +159,7 @@ type line struct {
 // TestInteropNodeClient runs scenarios.js (official socket.io-client 4.8)
 // against two servers: one plain, one with connection state recovery.
 func TestInteropNodeClient(t *testing.T) {
+	t.Parallel()
 	node, dir := testutil.Node(t)
 	srv, url := interopServer(t, nil)
 	reasons := make(chan string, 4)
@@ -291,6 +292,7 @@ const browserPage = `<!doctype html><meta charset="utf-8"><title>socketio</title
 // 4.8) in headless Chromium: acks both ways and binary (ArrayBuffer) over
 // polling, WebSocket and the upgrade.
 func TestInteropBrowser(t *testing.T) {
+	t.Parallel()
 	node, dir := testutil.Node(t)
 	testutil.Chromium(t)
 	srv, err := NewServer(nil)

@@ -30,6 +30,7 @@ type Namespace struct {
 	sockets     map[string]*Socket
 	middlewares []Middleware
 	onConn      []func(*Socket)
+	onServer    []AnyHandler
 	children    []*Namespace
 }
 
@@ -176,3 +177,41 @@ func (n *Namespace) SocketsLeave(rooms ...string) { n.op().SocketsLeave(rooms...
 // DisconnectSockets disconnects every socket, closing their connections
 // when close is true.
 func (n *Namespace) DisconnectSockets(close bool) { n.op().DisconnectSockets(close) }
+
+// ServerSideEmit sends an event to the same namespace on the other servers
+// of a cluster, through the adapter (the in-memory adapter has no other
+// server: nothing happens).
+func (n *Namespace) ServerSideEmit(event string, args ...any) error {
+	data, err := eventData(event, args)
+	if err != nil {
+		return err
+	}
+	if n.adapter == nil {
+		return nil
+	}
+	return n.adapter.ServerSideEmit(data)
+}
+
+// OnServerSideEmit adds a handler of the events other servers send with
+// ServerSideEmit. It runs on the adapter's goroutine.
+func (n *Namespace) OnServerSideEmit(h AnyHandler) {
+	n.mu.Lock()
+	n.onServer = append(n.onServer, h)
+	n.mu.Unlock()
+}
+
+// ReceiveServerSideEmit is for cluster adapters: it hands an event another
+// server sent (the event name, then its arguments) to the OnServerSideEmit
+// handlers.
+func (n *Namespace) ReceiveServerSideEmit(data []any) {
+	if len(data) == 0 {
+		return
+	}
+	ev, _ := data[0].(string)
+	n.mu.RLock()
+	hs := n.onServer
+	n.mu.RUnlock()
+	for _, h := range hs {
+		h(ev, data[1:])
+	}
+}

@@ -726,3 +726,35 @@ func TestBroadcastOperatorIsImmutable(t *testing.T) {
 	cs[1].recv()
 	cs[2].noMessage()
 }
+
+// clusterAdapter is a MemoryAdapter whose ServerSideEmit loops back, as a
+// one-node cluster would deliver it to its peers.
+type clusterAdapter struct {
+	*MemoryAdapter
+	ns *Namespace
+}
+
+func (c clusterAdapter) ServerSideEmit(data []any) error {
+	c.ns.ReceiveServerSideEmit(data)
+	return nil
+}
+
+func TestCustomAdapterServerSideEmit(t *testing.T) {
+	srv := newTestServer(t, &Config{NewAdapter: func(ns *Namespace) Adapter {
+		return clusterAdapter{NewMemoryAdapter(ns), ns}
+	}})
+	got := make(chan string, 1)
+	ns := srv.Of("/")
+	ns.OnServerSideEmit(func(ev string, args []any) { got <- fmt.Sprintf("%s %v", ev, args) })
+	if err := ns.ServerSideEmit("hello", 1); err != nil {
+		t.Fatal(err)
+	}
+	if g := recvChan(t, got); g != "hello [1]" {
+		t.Fatalf("got %q", g)
+	}
+	cs, _ := setupClients(t, srv, 1)
+	ns.Emit("still works")
+	if m := cs[0].recv(); m != `2["still works"]` {
+		t.Fatalf("got %q", m)
+	}
+}
