@@ -525,3 +525,20 @@ func TestPollingOnlyRefusesWebSocket(t *testing.T) {
 		t.Errorf("websocket: want 400, got %v", err)
 	}
 }
+
+func TestSocketRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, nil)
+	req, _ := http.NewRequest("GET", e.url+"?EIO=4&transport=polling&token=abc", nil)
+	req.Header.Set("X-Client", "test")
+	resp, err := e.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	r := e.srv.Socket(parseOpen(t, string(b)).SID).Request()
+	if r.URL.Query().Get("token") != "abc" || r.Header.Get("X-Client") != "test" || r.RemoteAddr == "" || r.Host == "" {
+		t.Errorf("Request: %+v", r)
+	}
+}

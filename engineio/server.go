@@ -31,7 +31,8 @@ type Server struct {
 	draining bool // no new sessions
 	wg       sync.WaitGroup
 
-	stats serverStats
+	stats  serverStats
+	poller *poller
 
 	// testHook, when set, runs at points tests wait for: "poll-wait" as a
 	// GET starts waiting for data, "post-read" as a POST starts reading.
@@ -52,12 +53,14 @@ func NewServer(cfg *Config, onConnect func(*Socket)) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	srv := &Server{
 		cfg:       c,
 		onConnect: onConnect,
 		log:       c.Logger,
 		sockets:   make(map[string]*Socket),
-	}, nil
+	}
+	srv.poller = newPoller(srv)
+	return srv, nil
 }
 
 // Count returns the number of open sockets.
@@ -83,6 +86,7 @@ func (srv *Server) Socket(sid string) *Socket {
 func (srv *Server) Close() error {
 	srv.closeAll(false)
 	srv.wg.Wait()
+	srv.poller.stop()
 	return nil
 }
 
@@ -109,6 +113,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		srv.closeAll(false)
+		srv.poller.stop()
 		return nil
 	case <-ctx.Done():
 		for _, s := range list {
@@ -116,6 +121,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		}
 		srv.closeAll(false)
 		<-done
+		srv.poller.stop()
 		return ctx.Err()
 	}
 }
@@ -298,12 +304,17 @@ func (srv *Server) newSocket(r *http.Request, transport string) *Socket {
 	s := &Socket{
 		srv:       srv,
 		id:        base64.URLEncoding.EncodeToString(raw[:]),
-		req:       r,
+		url:       r.URL,
+		header:    r.Header,
+		host:      r.Host,
+		tls:       r.TLS,
 		remote:    r.RemoteAddr,
 		maxQueue:  srv.cfg.MaxQueuedPackets,
 		transport: transport,
-		poll:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
+	}
+	if transport == transportPolling {
+		s.poll = make(chan struct{}, 1)
 	}
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		s.local = a.String()
@@ -370,12 +381,13 @@ func (srv *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 
 // handshakeWS opens a WebSocket-only session.
 func (srv *Server) handshakeWS(w http.ResponseWriter, r *http.Request) {
-	t, err := srv.acceptWS(w, r)
+	t, err := srv.acceptWS(w, r, nil)
 	if err != nil {
 		srv.log.Debug("websocket accept failed", "err", err)
 		return
 	}
 	s := srv.newSocket(r, transportWebSocket)
+	t.sock = s
 	open := srv.appendOpen(nil, s.id, false)
 	s.mu.Lock()
 	s.queue = append(s.queue, packet.Packet{Type: packet.Open, Data: open[1:]})
@@ -390,7 +402,7 @@ func (srv *Server) handshakeWS(w http.ResponseWriter, r *http.Request) {
 		s.kickLocked()
 	}
 	s.mu.Unlock()
-	if !srv.goTracked(func() { s.readLoop(t) }) {
+	if !srv.goTracked(func() { s.readLoop(t, true) }) {
 		s.close(ReasonServerShutdown, ErrClosed, false, packet.Close)
 		t.closeNow()
 	}
@@ -416,7 +428,7 @@ func (srv *Server) handleUpgrade(s *Socket, w http.ResponseWriter, r *http.Reque
 		srv.refuse(w, CodeBadRequest, "")
 		return
 	}
-	t, err := srv.acceptWS(w, r)
+	t, err := srv.acceptWS(w, r, s)
 	if err != nil {
 		srv.log.Debug("websocket accept failed", "sid", s.id, "err", err)
 		return

@@ -1,9 +1,11 @@
 package engineio
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +33,10 @@ type Message struct {
 type Socket struct {
 	srv      *Server
 	id       string
-	req      *http.Request
+	url      *url.URL // of the handshake request, which is not kept whole
+	header   http.Header
+	host     string
+	tls      *tls.ConnectionState
 	local    string
 	remote   string
 	maxQueue int
@@ -74,9 +79,26 @@ type Socket struct {
 // ID returns the session id (sid).
 func (s *Socket) ID() string { return s.id }
 
-// Request returns the handshake request: headers, URL query, RemoteAddr.
-// Its body is consumed; do not modify it.
-func (s *Socket) Request() *http.Request { return s.req }
+// Request returns the handshake request: URL (with its query), headers,
+// Host, RemoteAddr and TLS state. Each call returns a new *http.Request
+// (the socket does not keep the whole request, to stay small); its body
+// is empty and its context is not the original's. Do not modify the
+// headers or URL it shares with the socket.
+func (s *Socket) Request() *http.Request {
+	return &http.Request{
+		Method:     http.MethodGet,
+		URL:        s.url,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     s.header,
+		Body:       http.NoBody,
+		Host:       s.host,
+		RemoteAddr: s.remote,
+		RequestURI: s.url.RequestURI(),
+		TLS:        s.tls,
+	}
+}
 
 // Protocol returns the Engine.IO protocol version, 4.
 func (s *Socket) Protocol() int { return 4 }

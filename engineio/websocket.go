@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -20,8 +21,8 @@ import (
 // Per-connection buffer sizes of the WebSocket transport. Small on purpose:
 // an idle connection holds them; large reads and writes bypass them.
 const (
-	wsReadBufSize  = 512
-	wsWriteBufSize = 256 // holds any control frame coder/websocket writes
+	wsReadBufSize  = 128
+	wsWriteBufSize = 128 // holds any control frame coder/websocket writes (<= 127 bytes)
 )
 
 // wsTransport is one WebSocket connection. coder/websocket does the
@@ -29,8 +30,16 @@ const (
 // writes its data frames itself, a whole batch per Write on the raw
 // connection, serialised with coder's writes by rawConn's mutex.
 type wsTransport struct {
-	c   *websocket.Conn
-	raw *rawConn
+	c    *websocket.Conn
+	raw  *rawConn
+	br   *bufio.Reader // coder's read buffer
+	srv  *Server
+	sock *Socket
+	fd   int // for the poller; -1 when unknown
+
+	parked     atomic.Bool // waiting in the poller; a wake-up claims it
+	registered bool        // in the epoll set; guarded by poller.mu
+	unparkable bool        // closing; guarded by poller.mu
 }
 
 // rawConn is the hijacked connection handed to coder/websocket. Reads
@@ -99,6 +108,7 @@ func (c *rawConn) writeClose(timeout time.Duration) {
 type hijacker struct {
 	http.ResponseWriter
 	raw *rawConn
+	br  *bufio.Reader
 }
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -112,11 +122,12 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		raw.pending = bytes.Clone(b)
 	}
 	h.raw = raw
-	return raw, bufio.NewReadWriter(bufio.NewReaderSize(raw, wsReadBufSize), bufio.NewWriterSize(raw, wsWriteBufSize)), nil
+	h.br = bufio.NewReaderSize(raw, wsReadBufSize)
+	return raw, bufio.NewReadWriter(h.br, bufio.NewWriterSize(raw, wsWriteBufSize)), nil
 }
 
 // acceptWS completes the WebSocket handshake.
-func (srv *Server) acceptWS(w http.ResponseWriter, r *http.Request) (*wsTransport, error) {
+func (srv *Server) acceptWS(w http.ResponseWriter, r *http.Request, s *Socket) (*wsTransport, error) {
 	h := &hijacker{ResponseWriter: w}
 	c, err := websocket.Accept(h, r, &websocket.AcceptOptions{
 		// Origins are checked by checkOrigin, as CORS configures.
@@ -131,11 +142,19 @@ func (srv *Server) acceptWS(w http.ResponseWriter, r *http.Request) (*wsTranspor
 		return nil, errors.New("engineio: websocket accepted without hijack")
 	}
 	c.SetReadLimit(srv.cfg.MaxPayload)
-	return &wsTransport{c: c, raw: h.raw}, nil
+	return &wsTransport{c: c, raw: h.raw, br: h.br, srv: srv, sock: s, fd: fdOf(h.raw.Conn)}, nil
 }
 
+// closeNow closes the connection without a close handshake.
 func (t *wsTransport) closeNow() {
+	t.srv.poller.forget(t)
 	_ = t.c.CloseNow()
+}
+
+// idle reports whether nothing read from the network waits in buffers, so
+// the next read would block.
+func (t *wsTransport) idle() bool {
+	return len(t.raw.pending) == 0 && t.br.Buffered() == 0
 }
 
 // writeText writes one text frame directly (the 3probe answer).
@@ -295,9 +314,16 @@ func decodeWS(typ websocket.MessageType, b []byte) (packet.Packet, error) {
 }
 
 // readLoop delivers the client's packets until the connection ends. It
-// runs on its own goroutine, owned by the Server.
-func (s *Socket) readLoop(t *wsTransport) {
+// runs on its own goroutine, owned by the Server. When nothing is buffered
+// it parks the connection in the poller and returns; the poller starts it
+// again once the connection is readable, with mayPark false so that it
+// reads before it checks again.
+func (s *Socket) readLoop(t *wsTransport, mayPark bool) {
 	for {
+		if mayPark && t.idle() && s.srv.poller.park(t) {
+			return
+		}
+		mayPark = true
 		typ, bp, err := t.readMessage()
 		if err != nil {
 			s.wsReadFailed(err)
@@ -366,7 +392,7 @@ func (s *Socket) upgradeLoop(t *wsTransport) {
 				t.closeNow()
 				return
 			}
-			s.readLoop(t)
+			s.readLoop(t, true)
 			return
 		default:
 			putScratch(bp)

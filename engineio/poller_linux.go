@@ -1,0 +1,194 @@
+//go:build linux
+
+package engineio
+
+import (
+	"errors"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// poller parks idle WebSocket connections in one epoll set, so an idle
+// connection holds no goroutine: when one becomes readable, the poller
+// starts a read loop for it, which parks it again once nothing is
+// buffered. One goroutine per Server runs it, started on first use and
+// stopped by Close.
+type poller struct {
+	srv *Server
+
+	wg      sync.WaitGroup // the poller goroutine
+	mu      sync.Mutex
+	started bool
+	stopped bool
+	epfd    int
+	evfd    int
+	conns   map[int32]*wsTransport
+}
+
+func newPoller(srv *Server) *poller {
+	return &poller{srv: srv, epfd: -1, evfd: -1, conns: make(map[int32]*wsTransport)}
+}
+
+// start creates the epoll set and its goroutine; p.mu is held.
+func (p *poller) startLocked() error {
+	if p.stopped {
+		return ErrClosed
+	}
+	if p.started {
+		return nil
+	}
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return err
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return err
+	}
+	p.epfd, p.evfd, p.started = epfd, evfd, true
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.run(epfd, evfd)
+	}()
+	return nil
+}
+
+// fdOf returns the descriptor of a TCP or Unix connection, or -1.
+func fdOf(c any) int {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return -1
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	fd := -1
+	if rc.Control(func(f uintptr) { fd = int(f) }) != nil {
+		return -1
+	}
+	return fd
+}
+
+// park registers t to be resumed when readable. It returns false when t
+// cannot be parked; the caller then keeps reading on its goroutine. After
+// true, the caller must not touch t's read side again.
+func (p *poller) park(t *wsTransport) bool {
+	if t.fd < 0 {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t.unparkable || p.startLocked() != nil {
+		return false
+	}
+	t.parked.Store(true)
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(t.fd)}
+	op := unix.EPOLL_CTL_MOD
+	if !t.registered {
+		op = unix.EPOLL_CTL_ADD
+	}
+	if err := unix.EpollCtl(p.epfd, op, t.fd, &ev); err != nil {
+		t.parked.Store(false)
+		return false
+	}
+	t.registered = true
+	p.conns[int32(t.fd)] = t
+	return true
+}
+
+// forget unregisters t before its connection closes; afterwards it is
+// never resumed.
+func (p *poller) forget(t *wsTransport) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t.unparkable = true
+	if !t.registered {
+		return
+	}
+	t.registered = false
+	if p.conns[int32(t.fd)] == t {
+		delete(p.conns, int32(t.fd))
+	}
+	if p.epfd >= 0 {
+		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, t.fd, nil)
+	}
+}
+
+// stop ends the poller goroutine and waits for it; parked connections
+// are closed by their sockets.
+func (p *poller) stop() {
+	p.mu.Lock()
+	p.stopped = true
+	if p.evfd >= 0 {
+		var one = [8]byte{1}
+		_, _ = unix.Write(p.evfd, one[:])
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+func (p *poller) run(epfd, evfd int) {
+	defer func() {
+		p.mu.Lock()
+		unix.Close(epfd)
+		unix.Close(evfd)
+		p.epfd, p.evfd = -1, -1
+		p.mu.Unlock()
+	}()
+	events := make([]unix.EpollEvent, 128)
+	for {
+		n, err := unix.EpollWait(epfd, events, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			p.srv.log.Error("epoll wait failed", "err", err)
+			p.failAll()
+			return
+		}
+		for _, ev := range events[:n] {
+			if ev.Fd == int32(evfd) {
+				return
+			}
+			p.mu.Lock()
+			t := p.conns[ev.Fd]
+			p.mu.Unlock()
+			if t == nil || !t.parked.CompareAndSwap(true, false) {
+				continue
+			}
+			if !p.srv.goTracked(func() { t.sock.readLoop(t, false) }) {
+				return // closing: the sockets close their connections
+			}
+		}
+	}
+}
+
+// failAll resumes every parked connection on its own goroutine after the
+// epoll set failed.
+func (p *poller) failAll() {
+	p.mu.Lock()
+	p.stopped = true
+	var ts []*wsTransport
+	for _, t := range p.conns {
+		t.unparkable = true
+		ts = append(ts, t)
+	}
+	clear(p.conns)
+	p.mu.Unlock()
+	for _, t := range ts {
+		if t.parked.CompareAndSwap(true, false) {
+			p.srv.goTracked(func() { t.sock.readLoop(t, false) })
+		}
+	}
+}
