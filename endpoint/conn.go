@@ -244,3 +244,13 @@ func (c *Conn) SyscallConn() (syscall.RawConn, error) {
 	}
 	return c.rc, nil
 }
+
+// CloseWrite shuts down the writing side of a stream connection (TCP, Unix,
+// TLS), so the peer reads EOF while we can still read its reply.
+func (c *Conn) CloseWrite() error {
+	type closeWriter interface{ CloseWrite() error }
+	if cw, ok := c.nc.(closeWriter); ok {
+		return cw.CloseWrite()
+	}
+	return ErrNoSocket
+}
