@@ -758,3 +758,27 @@ func TestCustomAdapterServerSideEmit(t *testing.T) {
 		t.Fatalf("got %q", m)
 	}
 }
+
+func TestPendingAcksBounded(t *testing.T) {
+	srv := newTestServer(t, nil)
+	cs, ss := setupClients(t, srv, 1)
+	s := ss[0]
+	errs := make(chan error, 1)
+	go func() {
+		_, err := s.EmitWithAck(context.Background(), "first")
+		errs <- err
+	}()
+	cs[0].recv()
+	for i := range maxPendingAcks {
+		s.addAck(uint64(1000+i), func([]any, error) {})
+	}
+	if err := recvChan(t, errs); !errors.Is(err, ErrAckTimeout) {
+		t.Fatalf("oldest ack: want ErrAckTimeout, got %v", err)
+	}
+	s.mu.Lock()
+	n := len(s.acks)
+	s.mu.Unlock()
+	if n != maxPendingAcks {
+		t.Fatalf("pending %d", n)
+	}
+}

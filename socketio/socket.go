@@ -273,16 +273,32 @@ func (s *Socket) sendPacket(p *Packet, volatile bool) error {
 	return s.conn.write(msgs, volatile)
 }
 
+// addAck registers the acknowledgement id. When maxPendingAcks are owed
+// (clients that never answer broadcasts whose wait ended), the oldest is
+// dropped and told ErrAckTimeout.
 func (s *Socket) addAck(id uint64, fn func([]any, error)) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.connected.Load() || len(s.acks) >= maxPendingAcks {
+	if !s.connected.Load() {
+		s.mu.Unlock()
 		return false
 	}
 	if s.acks == nil {
 		s.acks = make(map[uint64]func([]any, error))
 	}
+	var evicted func([]any, error)
+	if len(s.acks) >= maxPendingAcks {
+		oldest := uint64(1<<64 - 1)
+		for k := range s.acks {
+			oldest = min(oldest, k)
+		}
+		evicted = s.acks[oldest]
+		delete(s.acks, oldest)
+	}
 	s.acks[id] = fn
+	s.mu.Unlock()
+	if evicted != nil {
+		evicted(nil, ErrAckTimeout)
+	}
 	return true
 }
 
