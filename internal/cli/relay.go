@@ -103,6 +103,10 @@ func runRelay(ctx context.Context, stdio Stdio, args []string) error {
 		fs.Usage()
 		return ErrUsage
 	}
+	// SIGUSR1 prints the statistics, like socat's.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	table := newNCTable()
@@ -127,10 +131,6 @@ func runRelay(ctx context.Context, stdio Stdio, args []string) error {
 		ends[i] = e
 	}
 	defer startControl(ctx, stdio, &o, "relay", args, table)()
-
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
-	defer signal.Stop(usr1)
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
