@@ -213,7 +213,11 @@ func runListen(ctx context.Context, stdio Stdio, args []string) error {
 func listenStream(ctx context.Context, stdio Stdio, o *ncOpts, args []string, l *endpoint.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	fmt.Fprintf(stdio.Err, "switchboard listen: listening on %s\n", l.Endpoint())
+	if ep := l.Endpoint(); ep.Transport == endpoint.FD {
+		fmt.Fprintf(stdio.Err, "switchboard listen: listening on %s (%s)\n", ep, l.Local())
+	} else {
+		fmt.Fprintf(stdio.Err, "switchboard listen: listening on %s\n", ep)
+	}
 	table := newNCTable()
 	since := time.Now()
 	defer table.add(func(id string) monitor.Conn { return listenerRow(id, l, since) })()
