@@ -75,7 +75,7 @@ func (c *Conn) SetName(name string) ([]string, error) {
 	c.name = name
 	h.users[name]++
 	if h.users[name] == 1 {
-		h.toAll(Event{Kind: EventPresence, User: name, State: StateOnline})
+		h.toAll(&Event{Kind: EventPresence, User: name, State: StateOnline})
 	}
 	return sortedKeys(h.users), nil
 }
@@ -122,7 +122,7 @@ func (c *Conn) Join(name string) ([]string, error) {
 	c.rooms[name] = r
 	r.users[c.name]++
 	if r.users[c.name] == 1 {
-		h.toRoom(r, Event{Kind: EventJoined, Room: name, User: c.name}, nil)
+		h.toRoom(r, &Event{Kind: EventJoined, Room: name, User: c.name}, nil)
 	}
 	return sortedKeys(r.users), nil
 }
@@ -180,7 +180,7 @@ func (c *Conn) Say(room, text string) (Message, error) {
 		return Message{}, ErrRate
 	}
 	m := Message{Room: room, From: c.name, Text: text, ID: h.nextID(), At: now}
-	h.toRoom(r, Event{Kind: EventSaid, Room: room, User: c.name, Text: text, ID: m.ID, At: now}, c)
+	h.toRoom(r, &Event{Kind: EventSaid, Room: room, User: c.name, Text: text, ID: m.ID, At: now}, c)
 	return m, nil
 }
 

@@ -10,7 +10,7 @@ import (
 // queue the event for its connection without blocking.
 type printer string
 
-func (p printer) Deliver(ev hub.Event) error {
+func (p printer) Deliver(ev *hub.Event) error {
 	switch ev.Kind {
 	case hub.EventSaid:
 		fmt.Printf("%s <- said in %s by %s: %s\n", p, ev.Room, ev.User, ev.Text)

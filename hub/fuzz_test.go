@@ -74,5 +74,5 @@ func ident(s string, limit int) bool {
 
 type nopPeer struct{}
 
-func (nopPeer) Deliver(Event) error { return nil }
-func (nopPeer) Close()              {}
+func (nopPeer) Deliver(*Event) error { return nil }
+func (nopPeer) Close()               {}

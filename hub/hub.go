@@ -98,13 +98,14 @@ func (c *Config) withDefaults() (Config, error) {
 //
 // The Hub calls Deliver from one goroutine at a time, without holding its
 // lock, in the order the events happened, so every member of a room sees
-// that room's events in one order. Deliver must not block. It may close
+// that room's events in one order. One *Event goes to every recipient of
+// that event and must not be modified. Deliver must not block. It may close
 // the connection, and the door may then call Conn.Close from within
 // Deliver, but it must not call other methods of the Hub or its Conns. A
 // non-nil error (say, a full send queue) makes the Hub detach the
 // connection and then call Close.
 type Peer interface {
-	Deliver(Event) error
+	Deliver(*Event) error
 	Close()
 }
 
@@ -135,15 +136,19 @@ type Hub struct {
 	// Events go through an outbox that one goroutine at a time drains
 	// (see finish), so Deliver runs without h.mu held and in order.
 	outbox    []delivery
-	queued    uint64 // deliveries ever put in the outbox
-	delivered uint64 // deliveries ever taken out and handed over
+	spare     []delivery // the drained outbox's array, reused
+	queued    uint64     // deliveries ever put in the outbox
+	delivered uint64     // deliveries ever taken out and handed over
 	draining  bool
 	drained   *sync.Cond // on h.mu; signalled as delivered grows
 }
 
+// maxSpare bounds the outbox array kept for reuse.
+const maxSpare = 4096
+
 type delivery struct {
 	c  *Conn
-	ev Event
+	ev *Event // shared by the event's recipients
 }
 
 type room struct {
@@ -255,7 +260,7 @@ func sortedKeys(m map[string]int) []string {
 }
 
 // deliver queues ev for c; h.mu is held.
-func (h *Hub) deliver(c *Conn, ev Event) {
+func (h *Hub) deliver(c *Conn, ev *Event) {
 	if c.detached {
 		return
 	}
@@ -264,14 +269,14 @@ func (h *Hub) deliver(c *Conn, ev Event) {
 }
 
 // toAll delivers ev to every connection; h.mu is held.
-func (h *Hub) toAll(ev Event) {
+func (h *Hub) toAll(ev *Event) {
 	for c := range h.conns {
 		h.deliver(c, ev)
 	}
 }
 
 // toRoom delivers ev to every member of r except skip; h.mu is held.
-func (h *Hub) toRoom(r *room, ev Event, skip *Conn) {
+func (h *Hub) toRoom(r *room, ev *Event, skip *Conn) {
 	for c := range r.members {
 		if c != skip {
 			h.deliver(c, ev)
@@ -307,7 +312,8 @@ func (h *Hub) drain() {
 	h.draining = true
 	for len(h.outbox) > 0 {
 		batch := h.outbox
-		h.outbox = nil
+		h.outbox = h.spare[:0]
+		h.spare = nil
 		h.mu.Unlock()
 		var failed []*Conn
 		for _, d := range batch {
@@ -327,6 +333,10 @@ func (h *Hub) drain() {
 			h.detach(c)
 		}
 		h.delivered += uint64(len(batch))
+		if cap(batch) <= maxSpare {
+			clear(batch) // drop the references
+			h.spare = batch[:0]
+		}
 		h.drained.Broadcast()
 		if len(failed) > 0 {
 			h.mu.Unlock()
@@ -365,7 +375,7 @@ func (h *Hub) dropName(c *Conn) {
 	h.users[name]--
 	if h.users[name] <= 0 {
 		delete(h.users, name)
-		h.toAll(Event{Kind: EventPresence, User: name, State: StateOffline})
+		h.toAll(&Event{Kind: EventPresence, User: name, State: StateOffline})
 	}
 }
 
@@ -377,7 +387,7 @@ func (h *Hub) leave(c *Conn, name string) {
 	r.users[c.name]--
 	if r.users[c.name] <= 0 {
 		delete(r.users, c.name)
-		h.toRoom(r, Event{Kind: EventLeft, Room: name, User: c.name}, nil)
+		h.toRoom(r, &Event{Kind: EventLeft, Room: name, User: c.name}, nil)
 	}
 	if len(r.members) == 0 {
 		delete(h.rooms, name)

@@ -19,13 +19,13 @@ type recorder struct {
 	closed int
 }
 
-func (r *recorder) Deliver(ev Event) error {
+func (r *recorder) Deliver(ev *Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail {
 		return errors.New("queue full")
 	}
-	r.events = append(r.events, ev)
+	r.events = append(r.events, *ev)
 	return nil
 }
 
@@ -408,7 +408,7 @@ type closer struct {
 	closed chan struct{}
 }
 
-func (p *closer) Deliver(Event) error {
+func (p *closer) Deliver(*Event) error {
 	p.c.Close()
 	return errors.New("slow consumer")
 }

@@ -16,7 +16,7 @@ import (
 // testServer is a hub Server serving on 127.0.0.1, restartable on the
 // same port.
 type testServer struct {
-	t      *testing.T
+	t      testing.TB
 	cfg    *hub.ServerConfig
 	url    string // "http://127.0.0.1:PORT"
 	srv    *hub.Server
@@ -25,7 +25,7 @@ type testServer struct {
 }
 
 // startServer serves a hub on 127.0.0.1:0. It stops in t.Cleanup.
-func startServer(t *testing.T, cfg *hub.ServerConfig) *testServer {
+func startServer(t testing.TB, cfg *hub.ServerConfig) *testServer {
 	t.Helper()
 	ts := &testServer{t: t, cfg: cfg}
 	ts.start("127.0.0.1:0")

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -12,8 +13,9 @@ import (
 // documentation. A socket refused by the Hub (ErrLimit, ErrClosed) is
 // disconnected at once. Call it before the server accepts connections.
 func ServeSocketIO(h *Hub, ns *socketio.Namespace) {
+	door := &sioDoor{}
 	ns.OnConnection(func(s *socketio.Socket) {
-		c, err := h.Attach(sioPeer{s})
+		c, err := h.Attach(sioPeer{s, door})
 		if err != nil {
 			h.log.Debug("socket refused", "sid", s.ID(), "err", err)
 			s.Disconnect(true)
@@ -108,12 +110,18 @@ type (
 	}
 )
 
-// sioPeer is the Socket.IO door's Peer.
-type sioPeer struct{ s *socketio.Socket }
+// sioDoor holds what the door's peers share: the JSON of the event being
+// delivered, encoded once for all its recipients. The Hub calls Deliver
+// from one goroutine at a time, so no lock is needed.
+type sioDoor struct {
+	last *Event
+	raw  json.RawMessage
+}
 
-// Deliver emits ev. Emit never blocks; when the connection's queue is full
-// socketio closes the connection and Emit fails.
-func (p sioPeer) Deliver(ev Event) error {
+func (d *sioDoor) encode(ev *Event) (json.RawMessage, error) {
+	if ev == d.last {
+		return d.raw, nil
+	}
 	var payload any
 	switch ev.Kind {
 	case EventSaid:
@@ -123,9 +131,30 @@ func (p sioPeer) Deliver(ev Event) error {
 	case EventPresence:
 		payload = presencePayload{User: ev.User, State: ev.State}
 	default:
-		return errors.New("hub: unknown event kind " + string(ev.Kind))
+		return nil, errors.New("hub: unknown event kind " + string(ev.Kind))
 	}
-	return p.s.Emit(string(ev.Kind), payload)
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("hub: encode %s: %w", ev.Kind, err)
+	}
+	d.last, d.raw = ev, raw
+	return raw, nil
+}
+
+// sioPeer is the Socket.IO door's Peer.
+type sioPeer struct {
+	s    *socketio.Socket
+	door *sioDoor
+}
+
+// Deliver emits ev. Emit never blocks; when the connection's queue is full
+// socketio closes the connection and Emit fails.
+func (p sioPeer) Deliver(ev *Event) error {
+	raw, err := p.door.encode(ev)
+	if err != nil {
+		return err
+	}
+	return p.s.Emit(string(ev.Kind), raw)
 }
 
 // Close disconnects the socket's whole connection.
