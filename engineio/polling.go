@@ -18,7 +18,7 @@ var errOverlap = fmt.Errorf("%w: overlapping polling requests", ErrTransport)
 func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 	srv := s.srv
 	s.mu.Lock()
-	if s.closed {
+	if s.closed && !s.lingering {
 		s.mu.Unlock()
 		srv.refuse(w, CodeUnknownSID, "")
 		return
@@ -69,7 +69,11 @@ func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 		end, hasEnd = packet.Packet{Type: packet.Noop}, true
 	}
 	s.polling = false
+	lingering := s.lingering
 	s.mu.Unlock()
+	if lingering {
+		s.endLinger()
+	}
 
 	bp := getBatch()
 	b := packet.AppendPayload(*bp, q)

@@ -542,3 +542,42 @@ func TestSocketRequest(t *testing.T) {
 		t.Errorf("Request: %+v", r)
 	}
 }
+
+func TestServerCloseWithoutPendingPollLingers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, nil)
+	sid := e.handshake()
+	s := e.srv.Socket(sid)
+	_ = s.Send(Message{Data: []byte("41")})
+	s.Close()
+	if e.srv.Count() != 0 || e.srv.Socket(sid) != nil {
+		t.Errorf("closed socket still counted: %d", e.srv.Count())
+	}
+	if code, body := e.poll(sid); code != 200 || body != "441\x1e1" {
+		t.Errorf("last poll: want 200 441\\x1e1, got %d %q", code, body)
+	}
+	if code, _ := e.poll(sid); code != 400 {
+		t.Errorf("poll after: want 400, got %d", code)
+	}
+}
+
+func TestCloseInOnConnect(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, func(s *Socket) {
+		_ = s.Send(Message{Data: []byte("bye")})
+		s.Close()
+	})
+	_, body := e.do("GET", "EIO=4&transport=polling", nil)
+	if _, rest, _ := strings.Cut(body, "\x1e"); rest != "4bye\x1e1" {
+		t.Errorf("polling: want open, 4bye, close; got %q", body)
+	}
+	c := e.mustDialWS("EIO=4&transport=websocket")
+	wsRead(t, c)
+	if _, got := wsRead(t, c); got != "4bye" {
+		t.Errorf("websocket: want 4bye, got %q", got)
+	}
+	wsReadErr(t, c)
+	if e.srv.Count() != 0 {
+		t.Errorf("Count: want 0, got %d", e.srv.Count())
+	}
+}

@@ -33,6 +33,7 @@ type Server struct {
 
 	stats  serverStats
 	poller *poller
+	open   atomic.Int64 // open sockets (srv.sockets also holds lingering ones)
 
 	// testHook, when set, runs at points tests wait for: "poll-wait" as a
 	// GET starts waiting for data, "post-read" as a POST starts reading.
@@ -64,10 +65,14 @@ func NewServer(cfg *Config, onConnect func(*Socket)) (*Server, error) {
 }
 
 // Count returns the number of open sockets.
-func (srv *Server) Count() int {
+func (srv *Server) Count() int { return int(srv.open.Load()) }
+
+// lingerOK reports whether closed polling sessions may wait for their
+// client's last GET (not once the server is closing).
+func (srv *Server) lingerOK() bool {
 	srv.mu.RLock()
 	defer srv.mu.RUnlock()
-	return len(srv.sockets)
+	return !srv.closed
 }
 
 // Stats returns the server's counters.
@@ -75,6 +80,15 @@ func (srv *Server) Stats() Stats { return srv.stats.snapshot(srv.Count()) }
 
 // Socket returns the open socket with session id sid, or nil.
 func (srv *Server) Socket(sid string) *Socket {
+	s := srv.lookup(sid)
+	if s == nil || s.isClosed() {
+		return nil
+	}
+	return s
+}
+
+// lookup returns the session sid, open or lingering.
+func (srv *Server) lookup(sid string) *Socket {
 	srv.mu.RLock()
 	defer srv.mu.RUnlock()
 	return srv.sockets[sid]
@@ -142,6 +156,7 @@ func (srv *Server) closeAll(graceful bool) {
 	srv.mu.Unlock()
 	for _, s := range list {
 		s.close(ReasonServerShutdown, ErrClosed, graceful, packet.Close)
+		s.endLinger()
 	}
 }
 
@@ -216,7 +231,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sid := q.Get("sid"); sid != "" {
-		s := srv.Socket(sid)
+		s := srv.lookup(sid)
 		if s == nil {
 			srv.refuse(w, CodeUnknownSID, "")
 			return
@@ -322,6 +337,7 @@ func (srv *Server) newSocket(r *http.Request, transport string) *Socket {
 	srv.mu.Lock()
 	srv.sockets[s.id] = s
 	srv.mu.Unlock()
+	srv.open.Add(1)
 	srv.stats.handshakes.Add(1)
 	return s
 }
@@ -364,10 +380,15 @@ func (srv *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	b := srv.appendOpen(make([]byte, 0, 160), s.id, upgrades)
 	s.mu.Lock()
 	q := s.takeQueueLocked()
+	closed := s.closed
 	s.mu.Unlock()
 	if len(q) > 0 {
 		b = append(b, packet.Separator)
 		b = packet.AppendPayload(b, q)
+	}
+	if closed { // closed in onConnect
+		b = append(b, packet.Separator, '1')
+		s.endLinger()
 	}
 	srv.setCookie(w, s.id)
 	s.countOut(q, len(b))
@@ -398,9 +419,19 @@ func (srv *Server) handshakeWS(w http.ResponseWriter, r *http.Request) {
 	s.startHeartbeat()
 	s.mu.Lock()
 	s.ws = t
-	if !s.closed {
-		s.kickLocked()
+	if s.closed { // closed in onConnect
+		graceful := s.graceful && !s.flushing
+		if graceful && srv.goTracked(func() { s.flushWS(t) }) {
+			s.flushing = true
+		}
+		flushing := s.flushing
+		s.mu.Unlock()
+		if !flushing {
+			t.closeNow()
+		}
+		return
 	}
+	s.kickLocked()
 	s.mu.Unlock()
 	if !srv.goTracked(func() { s.readLoop(t, true) }) {
 		s.close(ReasonServerShutdown, ErrClosed, false, packet.Close)

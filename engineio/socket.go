@@ -58,15 +58,17 @@ type Socket struct {
 	queue     []packet.Packet
 	spare     []packet.Packet
 	// polling
-	poll     chan struct{} // wakes the pending GET
-	polling  bool          // a GET is pending
-	posting  bool          // a POST is being read
-	pollEnd  packet.Type   // packet ending the polling transport on close
-	upgrade  *wsTransport  // candidate WebSocket during an upgrade
-	probed   bool          // the candidate answered 2probe
-	upTimer  *time.Timer   // bounds the upgrade
-	ws       *wsTransport  // set once the socket runs on WebSocket
-	flushing bool          // a flusher goroutine owns writing to ws
+	poll        chan struct{} // wakes the pending GET
+	polling     bool          // a GET is pending
+	posting     bool          // a POST is being read
+	pollEnd     packet.Type   // packet ending the polling transport on close
+	upgrade     *wsTransport  // candidate WebSocket during an upgrade
+	probed      bool          // the candidate answered 2probe
+	upTimer     *time.Timer   // bounds the upgrade
+	ws          *wsTransport  // set once the socket runs on WebSocket
+	flushing    bool          // a flusher goroutine owns writing to ws
+	lingering   bool          // closed, kept for the client's last GET
+	lingerTimer *time.Timer   // bounds lingering
 	// heartbeat
 	timer        *time.Timer
 	awaitingPong bool
@@ -237,10 +239,21 @@ func (s *Socket) close(reason string, err error, graceful bool, pollEnd packet.T
 		}
 	}
 	closeWS := ws != nil && (!graceful || !s.flushing)
+	// A polling client with no GET pending gets what is queued and the
+	// close packet on its next GET: the session lingers until then.
+	linger := ws == nil && graceful && !s.polling && s.transport == transportPolling &&
+		(reason == ReasonForcedClose || reason == ReasonServerShutdown) && s.srv.lingerOK()
+	if linger {
+		s.lingering = true
+		s.lingerTimer = time.AfterFunc(s.srv.cfg.PingTimeout, s.endLinger)
+	}
 	close(s.done)
 	s.mu.Unlock()
 
-	s.srv.remove(s)
+	s.srv.open.Add(-1)
+	if !linger {
+		s.srv.remove(s)
+	}
 	st := &s.srv.stats
 	st.closed.Add(1)
 	st.closedByReason[reasonIndex(reason)].Add(1)
@@ -254,6 +267,21 @@ func (s *Socket) close(reason string, err error, graceful bool, pollEnd packet.T
 	}
 	s.closePending.Store(true)
 	s.tryNotifyClose()
+}
+
+// endLinger forgets a closed polling session that was waiting for its
+// last GET.
+func (s *Socket) endLinger() {
+	s.mu.Lock()
+	was := s.lingering
+	s.lingering = false
+	if s.lingerTimer != nil {
+		s.lingerTimer.Stop()
+	}
+	s.mu.Unlock()
+	if was {
+		s.srv.remove(s)
+	}
 }
 
 // kill closes the socket's connections now, flushed or not.
