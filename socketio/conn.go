@@ -191,15 +191,17 @@ func (c *conn) connect(p *parser.Packet) {
 		s.onClose("transport error")
 		return
 	}
+	// Missed packets too, so that new broadcasts come after them.
+	for _, data := range missed {
+		if err := s.sendPacket(&Packet{Type: PacketEvent, Namespace: ns.name, Data: data}, false); err != nil {
+			s.onClose("transport error")
+			return
+		}
+	}
 	ns.mu.Lock()
 	ns.sockets[s.id] = s
 	ns.mu.Unlock()
 	s.Join(s.id)
-	for _, data := range missed {
-		if err := s.sendPacket(&Packet{Type: PacketEvent, Namespace: ns.name, Data: data}, false); err != nil {
-			return
-		}
-	}
 	for _, h := range hs {
 		h(s)
 	}
