@@ -145,7 +145,9 @@ func (c *conn) connect(p *parser.Packet) {
 			if err != nil {
 				srv.log.Debug("restore session", "err", err)
 			}
-			if sess != nil {
+			// Too many missed packets would overflow the connection's
+			// queue: start afresh rather than fail again and again.
+			if sess != nil && len(sess.MissedPackets) <= srv.maxMissed() {
 				if _, taken := ns.Socket(sess.SID); !taken {
 					s.id, s.pid, s.data, s.recovered = sess.SID, sess.PID, sess.Data, true
 					ns.adapter.AddAll(s.id, sess.Rooms)

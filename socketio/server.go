@@ -222,6 +222,16 @@ func (s *Server) lookupNamespace(name string, auth map[string]any) *Namespace {
 	return nil
 }
 
+// maxMissed bounds the missed packets replayed to a recovered socket: half
+// the engine's queue.
+func (s *Server) maxMissed() int {
+	q := 1024 // engineio's default MaxQueuedPackets
+	if s.cfg.Engine != nil && s.cfg.Engine.MaxQueuedPackets > 0 {
+		q = s.cfg.Engine.MaxQueuedPackets
+	}
+	return q / 2
+}
+
 // removeChild drops an empty dynamic namespace.
 func (s *Server) removeChild(ns *Namespace) {
 	s.mu.Lock()

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard/switchboard/engineio"
 )
 
 func TestConnect(t *testing.T) {
@@ -780,5 +782,27 @@ func TestPendingAcksBounded(t *testing.T) {
 	s.mu.Unlock()
 	if n != maxPendingAcks {
 		t.Fatalf("pending %d", n)
+	}
+}
+
+func TestRecoveryTooManyMissed(t *testing.T) {
+	srv := newTestServer(t, &Config{
+		ConnectionStateRecovery: &RecoveryConfig{},
+		Engine:                  &engineio.Config{MaxQueuedPackets: 8},
+	})
+	c := newClient(t, srv, 16)
+	sid, reply := c.connect("/", "")
+	ns := srv.Of("/")
+	ns.Emit("x")
+	var args []any
+	json.Unmarshal([]byte(c.recv()[1:]), &args)
+	c.f.closeWith("transport close")
+	for range 5 { // more than 8/2
+		ns.Emit("missed")
+	}
+	auth, _ := json.Marshal(map[string]any{"pid": reply["pid"], "offset": args[1]})
+	c2 := newClient(t, srv, 16)
+	if sid2, _ := c2.connect("/", string(auth)); sid2 == sid {
+		t.Fatal("recovered with more missed packets than the queue takes")
 	}
 }
