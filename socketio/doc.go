@@ -18,7 +18,13 @@
 //   - Socket.Join/Leave manage rooms; Namespace.To/Except/Volatile/Timeout
 //     and Socket.Broadcast build a BroadcastOperator to emit to many, with
 //     acknowledgements collected from each.
-//   - Adapter is the seam for clustering; MemoryAdapter is the default.
+//   - Namespace.FetchSockets, SocketsJoin, SocketsLeave and
+//     DisconnectSockets (also on operators) act on many sockets at once.
+//   - Decode turns an argument into a Go value (struct, []byte fields).
+//   - Adapter is the seam for clustering (socket.io-adapter's methods, with
+//     ServerSideEmit and session persistence); MemoryAdapter is the default.
+//   - Server.Stats counts connections, sockets, dropped peers, slow
+//     consumers and the engine's traffic; Close and Shutdown stop it.
 //
 // The examples are the best way to understand how to use this package.
 //
