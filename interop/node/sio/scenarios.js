@@ -64,12 +64,13 @@ function basic(transports) {
   };
 }
 
-// rooms: 5 clients, even/odd rooms; to room, broadcast but sender, acks
-// collected from every client.
+// rooms: 5 clients (odd ones long-polling, even ones on WebSocket),
+// even/odd rooms; to room, broadcast but sender, acks collected from every
+// client.
 async function rooms(s) {
   const n = 5;
   const socks = await Promise.all(Array.from({ length: n }, (_, i) =>
-    connected(connect("/rooms", { auth: { i, room: i % 2 ? "odd" : "even" } }))));
+    connected(connect("/rooms", { auth: { i, room: i % 2 ? "odd" : "even" }, transports: i % 2 ? ["polling"] : ["websocket"] }))));
   const got = socks.map(() => []);
   socks.forEach((sk, i) => {
     sk.onAny((ev, ...args) => { if (ev !== "vote") got[i].push(ev + ":" + args[0]); });
