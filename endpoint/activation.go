@@ -12,7 +12,7 @@ import (
 // Errors of inherited (fd://) and vsock endpoints.
 var (
 	ErrNotActivated = errors.New("endpoint: no sockets passed by systemd (LISTEN_PID/LISTEN_FDS unset or for another process)")
-	ErrNoVsock      = errors.New("endpoint: vsock is not available (no AF_VSOCK transport in this kernel: not a VM, and vsock_loopback not loaded)")
+	ErrNoVsock      = errors.New("endpoint: no vsock transport (the kernel needs AF_VSOCK and a transport: a VM, or vsock_loopback for CID 1)")
 	ErrReadOnly     = errors.New("endpoint: this endpoint is read-only")
 )
 

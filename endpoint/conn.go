@@ -98,6 +98,7 @@ type Conn struct {
 	remote     string
 	acceptedBy string
 	datagram   bool
+	tcp        bool // a TCP socket is underneath: TCP_INFO applies
 	v6         bool
 	since      time.Time
 	ctr        counters
@@ -115,6 +116,7 @@ func newConn(nc net.Conn, proto string, acceptedBy string) *Conn {
 	c.local = addrText(nc.LocalAddr())
 	c.remote = addrText(nc.RemoteAddr())
 	c.rc = rawConnOf(nc)
+	_, c.tcp = nc.LocalAddr().(*net.TCPAddr)
 	if ua, ok := nc.LocalAddr().(*net.UDPAddr); ok {
 		c.datagram = true
 		c.v6 = ua.IP.To4() == nil
@@ -170,7 +172,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 // first result.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
-		if c.rc != nil && (c.proto == TCP || c.proto == WrapTLS || c.proto == WrapWS || c.proto == WrapWSS) {
+		if c.rc != nil && c.tcp {
 			if ti, err := tcpInfo(c.rc); err == nil {
 				c.lastInfo.Store(&ti)
 			}
@@ -231,7 +233,7 @@ func (c *Conn) TCPInfo() (TCPInfo, error) {
 	if p := c.lastInfo.Load(); p != nil {
 		return *p, nil
 	}
-	if c.rc == nil || c.datagram || !(c.proto == TCP || c.proto == WrapTLS || c.proto == WrapWS || c.proto == WrapWSS) {
+	if c.rc == nil || !c.tcp {
 		return TCPInfo{}, ErrNoTCPInfo
 	}
 	return tcpInfo(c.rc)

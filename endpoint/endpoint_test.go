@@ -343,19 +343,19 @@ func TestWrongKind(t *testing.T) {
 	}
 }
 
-func TestVsockUnavailable(t *testing.T) {
-	if vsockTransport() {
-		t.Skip("this kernel has a vsock transport")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// TestVsockDialError: this machine has either no vsock transport at all
+// or no local loopback transport (CID 1); either way the dial fails with
+// ErrNoVsock and says why, within the ctx.
+func TestVsockDialError(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, "vsock://1:5000", nil)
+	c, err := Dial(ctx, "vsock://1:"+strconv.Itoa(40000+os.Getpid()%20000), nil)
 	if err == nil {
 		c.Close()
-		t.Fatal("vsock dial succeeded without a transport")
+		t.Skip("local vsock works here (vsock_loopback loaded)")
 	}
-	if !errors.Is(err, ErrNoVsock) && !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("want ErrNoVsock, got %v", err)
+	if !errors.Is(err, ErrNoVsock) && !errors.Is(err, unix.ECONNREFUSED) {
+		t.Fatalf("want ErrNoVsock (or a refusal from a loopback transport), got %v", err)
 	}
 	t.Logf("vsock dial: %v", err)
 }
@@ -595,5 +595,33 @@ func TestMPTCPOption(t *testing.T) {
 	got := getInt(t, l, unix.SOL_SOCKET, unix.SO_PROTOCOL)
 	if got != unix.IPPROTO_MPTCP {
 		t.Skipf("kernel has no MPTCP (protocol %d; Go fell back to TCP)", got)
+	}
+}
+
+func TestCloseUnblocks(t *testing.T) {
+	ctx := testCtx(t)
+	l, err := Listen(ctx, "vsock://:"+strconv.Itoa(40000+os.Getpid()%20000), nil)
+	if err != nil {
+		t.Skipf("vsock listen: %v", err)
+	}
+	errc := make(chan error, 1)
+	go func() { _, err := l.Accept(); errc <- err }()
+	pc, err := ListenPacket(ctx, "netlink://kobject-uevent", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perrc := make(chan error, 1)
+	go func() { _, _, err := pc.ReadFrom(make([]byte, 8192)); perrc <- err }()
+	l.Close()
+	pc.Close()
+	for _, ch := range []chan error{errc, perrc} {
+		select {
+		case err := <-ch:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Errorf("after Close: %v, want net.ErrClosed", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close did not unblock")
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -49,7 +50,12 @@ func parseVsock(address string) (cid, port uint32) {
 	return cid, uint32(n)
 }
 
-func vsockErr(op string, err error) error {
+func vsockErr(op string, err error) error { return vsockErrCID(op, err, unix.VMADDR_CID_ANY) }
+
+// vsockErrCID explains vsock failures that mean "no transport": no
+// AF_VSOCK at all, no transport to the host or VMs, or no local loopback
+// transport for CID 1.
+func vsockErrCID(op string, err error, cid uint32) error {
 	switch {
 	case errors.Is(err, unix.EAFNOSUPPORT):
 		return fmt.Errorf("%w: %s: %v", ErrNoVsock, op, err)
@@ -57,6 +63,9 @@ func vsockErr(op string, err error) error {
 		errors.Is(err, unix.ETIMEDOUT), errors.Is(err, unix.ECONNRESET):
 		if !vsockTransport() {
 			return fmt.Errorf("%w: %s: %v", ErrNoVsock, op, err)
+		}
+		if cid == unix.VMADDR_CID_LOCAL {
+			return fmt.Errorf("%w: %s to CID 1 (local): %v (is the vsock_loopback module loaded?)", ErrNoVsock, op, err)
 		}
 	}
 	return os.NewSyscallError(op, err)
@@ -75,9 +84,10 @@ func vsockTransport() bool {
 }
 
 type vsockListener struct {
-	f    *os.File
-	rc   syscall.RawConn
-	addr *VsockAddr
+	f      *os.File
+	rc     syscall.RawConn
+	addr   *VsockAddr
+	closed atomic.Bool
 }
 
 func listenVsock(address string, o *Options) (net.Listener, error) {
@@ -126,6 +136,9 @@ func (l *vsockListener) Accept() (net.Conn, error) {
 		return aerr != unix.EAGAIN
 	})
 	if err != nil {
+		if l.closed.Load() {
+			err = net.ErrClosed
+		}
 		return nil, &net.OpError{Op: "accept", Net: Vsock, Addr: l.addr, Err: closedErr(err)}
 	}
 	if aerr != nil {
@@ -138,7 +151,11 @@ func (l *vsockListener) Accept() (net.Conn, error) {
 	return newVsockConn(nfd, remote), nil
 }
 
-func (l *vsockListener) Close() error                          { return closedErr(l.f.Close()) }
+func (l *vsockListener) Close() error {
+	l.closed.Store(true)
+	return closedErr(l.f.Close())
+}
+
 func (l *vsockListener) Addr() net.Addr                        { return l.addr }
 func (l *vsockListener) SyscallConn() (syscall.RawConn, error) { return l.rc, nil }
 
@@ -181,7 +198,7 @@ func dialVsock(ctx context.Context, address string, o *Options) (net.Conn, error
 	err = unix.Connect(fd, &unix.SockaddrVM{CID: cid, Port: port})
 	if err != nil && err != unix.EINPROGRESS {
 		unix.Close(fd)
-		return nil, vsockErr("connect", err)
+		return nil, vsockErrCID("connect", err, cid)
 	}
 	c := newVsockConn(fd, remote)
 	if err == nil {
@@ -222,7 +239,7 @@ func dialVsock(ctx context.Context, address string, o *Options) (net.Conn, error
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("vsock connect: %w", ctx.Err())
 		}
-		return nil, vsockErr("connect", werr)
+		return nil, vsockErrCID("connect", werr, cid)
 	}
 	return c, nil
 }
@@ -281,6 +298,7 @@ type rawPacketConn struct {
 	local    net.Addr
 	family   string
 	readOnly bool
+	closed   atomic.Bool
 }
 
 func newRawPacketConn(fd int, local net.Addr, family string, readOnly bool) (*rawPacketConn, error) {
@@ -304,6 +322,9 @@ func (p *rawPacketConn) readMsg(b, oob []byte) (n, oobn int, from net.Addr, err 
 		err = rerr
 	}
 	if err != nil {
+		if p.closed.Load() {
+			err = net.ErrClosed
+		}
 		return 0, 0, nil, &net.OpError{Op: "read", Net: p.local.Network(), Addr: p.local, Err: closedErr(err)}
 	}
 	if nl, ok := sa.(*unix.SockaddrNetlink); ok {
@@ -324,7 +345,11 @@ func (p *rawPacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return 0, &net.OpError{Op: "write", Net: p.local.Network(), Addr: addr, Err: errors.ErrUnsupported}
 }
 
-func (p *rawPacketConn) Close() error                          { return closedErr(p.f.Close()) }
+func (p *rawPacketConn) Close() error {
+	p.closed.Store(true)
+	return closedErr(p.f.Close())
+}
+
 func (p *rawPacketConn) LocalAddr() net.Addr                   { return p.local }
 func (p *rawPacketConn) SetDeadline(t time.Time) error         { return p.f.SetDeadline(t) }
 func (p *rawPacketConn) SetReadDeadline(t time.Time) error     { return p.f.SetReadDeadline(t) }
