@@ -45,9 +45,9 @@ func FuzzServerInput(f *testing.F) {
 			return nil
 		})
 		srv.Of("/chat").OnConnection(handlers)
-		neighbour := newClient(t, srv, 64)
+		neighbour := newFakeClient(t, srv, 64)
 		nsid, _ := neighbour.connect("/", "")
-		c := newClient(t, srv, 64)
+		c := newFakeClient(t, srv, 64)
 		for i, m := range [][]byte{m1, m2, m3, m4} {
 			if c.closed() {
 				break

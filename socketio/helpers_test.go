@@ -69,8 +69,8 @@ func (f *fakeConn) closeWith(reason string) {
 	f.c.onClose(reason, nil)
 }
 
-// client is the test's side of a fakeConn.
-type client struct {
+// fakeClient is the test's side of a fakeConn.
+type fakeClient struct {
 	t *testing.T
 	f *fakeConn
 }
@@ -80,7 +80,7 @@ var connSeq struct {
 	n int
 }
 
-func newClient(t *testing.T, srv *Server, queue int) *client {
+func newFakeClient(t *testing.T, srv *Server, queue int) *fakeClient {
 	t.Helper()
 	connSeq.Lock()
 	connSeq.n++
@@ -90,15 +90,15 @@ func newClient(t *testing.T, srv *Server, queue int) *client {
 	f.c = srv.newConn(f)
 	close(f.cset)
 	t.Cleanup(func() { f.Close() })
-	return &client{t: t, f: f}
+	return &fakeClient{t: t, f: f}
 }
 
-func (c *client) send(text string) { c.f.c.onMessage(engineio.Message{Data: []byte(text)}) }
+func (c *fakeClient) send(text string) { c.f.c.onMessage(engineio.Message{Data: []byte(text)}) }
 
-func (c *client) sendBin(b []byte) { c.f.c.onMessage(engineio.Message{Binary: true, Data: b}) }
+func (c *fakeClient) sendBin(b []byte) { c.f.c.onMessage(engineio.Message{Binary: true, Data: b}) }
 
 // recv returns the next message: text as is, binary as "b:" + bytes.
-func (c *client) recv() string {
+func (c *fakeClient) recv() string {
 	c.t.Helper()
 	select {
 	case m := <-c.f.out:
@@ -112,7 +112,7 @@ func (c *client) recv() string {
 	}
 }
 
-func (c *client) noMessage() {
+func (c *fakeClient) noMessage() {
 	c.t.Helper()
 	select {
 	case m := <-c.f.out:
@@ -121,7 +121,7 @@ func (c *client) noMessage() {
 	}
 }
 
-func (c *client) waitClosed() string {
+func (c *fakeClient) waitClosed() string {
 	c.t.Helper()
 	select {
 	case <-c.f.done:
@@ -133,7 +133,7 @@ func (c *client) waitClosed() string {
 	return c.f.reason
 }
 
-func (c *client) closed() bool {
+func (c *fakeClient) closed() bool {
 	select {
 	case <-c.f.done:
 		return true
@@ -144,7 +144,7 @@ func (c *client) closed() bool {
 
 // connect joins nsp ("/" for main) with auth (JSON or ""), returns the sid
 // and the CONNECT payload.
-func (c *client) connect(nsp, auth string) (sid string, reply map[string]any) {
+func (c *fakeClient) connect(nsp, auth string) (sid string, reply map[string]any) {
 	c.t.Helper()
 	prefix := ""
 	if nsp != "/" {

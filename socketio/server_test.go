@@ -19,7 +19,7 @@ func TestConnect(t *testing.T) {
 	srv := newTestServer(t, nil)
 	got := make(chan *Socket, 1)
 	srv.Of("/").OnConnection(func(s *Socket) { got <- s })
-	c := newClient(t, srv, 16)
+	c := newFakeClient(t, srv, 16)
 	sid, reply := c.connect("/", `{"token":"abc"}`)
 	if len(sid) != 20 {
 		t.Fatalf("sid %q", sid)
@@ -58,7 +58,7 @@ func TestConnectErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newClient(t, srv, 16)
+			c := newFakeClient(t, srv, 16)
 			c.send(tt.send)
 			if got := c.recv(); got != tt.want {
 				t.Fatalf("want %s, got %s", tt.want, got)
@@ -68,7 +68,7 @@ func TestConnectErrors(t *testing.T) {
 			}
 		})
 	}
-	c := newClient(t, srv, 16)
+	c := newFakeClient(t, srv, 16)
 	c.connect("/admin", `{"token":"ok"}`)
 	if srv.Stats().ConnectErrors != 3 {
 		t.Fatalf("connect errors %d", srv.Stats().ConnectErrors)
@@ -88,7 +88,7 @@ func TestEventsAndAcks(t *testing.T) {
 		s.On("note", func(args []any, ack AckFunc) { events <- args })
 		sockets <- s
 	})
-	c := newClient(t, srv, 16)
+	c := newFakeClient(t, srv, 16)
 	c.connect("/", "")
 	s := recvChan(t, sockets)
 
@@ -173,15 +173,15 @@ func TestEventsAndAcks(t *testing.T) {
 func TestDisconnectReasons(t *testing.T) {
 	tests := []struct {
 		name   string
-		act    func(c *client, s *Socket)
+		act    func(c *fakeClient, s *Socket)
 		want   string
 		packet string
 	}{
-		{"server namespace disconnect", func(c *client, s *Socket) { s.Disconnect(false) }, "server namespace disconnect", "1/n,"},
-		{"client namespace disconnect", func(c *client, s *Socket) { c.send("1/n,") }, "client namespace disconnect", ""},
-		{"transport close", func(c *client, s *Socket) { c.f.closeWith("transport close") }, "transport close", ""},
-		{"ping timeout", func(c *client, s *Socket) { c.f.closeWith("ping timeout") }, "ping timeout", ""},
-		{"server close", func(c *client, s *Socket) { s.Disconnect(true) }, "server namespace disconnect", "1/n,"},
+		{"server namespace disconnect", func(c *fakeClient, s *Socket) { s.Disconnect(false) }, "server namespace disconnect", "1/n,"},
+		{"client namespace disconnect", func(c *fakeClient, s *Socket) { c.send("1/n,") }, "client namespace disconnect", ""},
+		{"transport close", func(c *fakeClient, s *Socket) { c.f.closeWith("transport close") }, "transport close", ""},
+		{"ping timeout", func(c *fakeClient, s *Socket) { c.f.closeWith("ping timeout") }, "ping timeout", ""},
+		{"server close", func(c *fakeClient, s *Socket) { s.Disconnect(true) }, "server namespace disconnect", "1/n,"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,7 +198,7 @@ func TestDisconnectReasons(t *testing.T) {
 				s.OnDisconnect(func(reason string) { reasons <- reason })
 				sockets <- s
 			})
-			c := newClient(t, srv, 16)
+			c := newFakeClient(t, srv, 16)
 			c.connect("/n", "")
 			s := recvChan(t, sockets)
 			tt.act(c, s)
@@ -221,14 +221,14 @@ func TestDisconnectReasons(t *testing.T) {
 }
 
 // room sets up n clients on "/" and returns them with their sockets.
-func setupClients(t *testing.T, srv *Server, n int) ([]*client, []*Socket) {
+func setupClients(t *testing.T, srv *Server, n int) ([]*fakeClient, []*Socket) {
 	t.Helper()
 	sockets := make(chan *Socket, n)
 	srv.Of("/").OnConnection(func(s *Socket) { sockets <- s })
-	var cs []*client
+	var cs []*fakeClient
 	var ss []*Socket
 	for range n {
-		c := newClient(t, srv, 64)
+		c := newFakeClient(t, srv, 64)
 		c.connect("/", "")
 		cs = append(cs, c)
 		ss = append(ss, recvChan(t, sockets))
@@ -370,10 +370,10 @@ func TestSlowConsumer(t *testing.T) {
 	srv := newTestServer(t, nil)
 	sockets := make(chan *Socket, 2)
 	srv.Of("/").OnConnection(func(s *Socket) { sockets <- s })
-	slow := newClient(t, srv, 3)
+	slow := newFakeClient(t, srv, 3)
 	slow.connect("/", "")
 	<-sockets
-	fast := newClient(t, srv, 64)
+	fast := newFakeClient(t, srv, 64)
 	fast.connect("/", "")
 	<-sockets
 	ns := srv.Of("/")
@@ -405,7 +405,7 @@ func TestConnectionStateRecovery(t *testing.T) {
 	srv := newTestServer(t, &Config{ConnectionStateRecovery: &RecoveryConfig{}})
 	sockets := make(chan *Socket, 2)
 	srv.Of("/").OnConnection(func(s *Socket) { sockets <- s })
-	c := newClient(t, srv, 64)
+	c := newFakeClient(t, srv, 64)
 	sid, reply := c.connect("/", "")
 	pid, _ := reply["pid"].(string)
 	if pid == "" {
@@ -414,7 +414,7 @@ func TestConnectionStateRecovery(t *testing.T) {
 	s := <-sockets
 	s.Join("room")
 	s.SetData(map[string]any{"user": "ann"})
-	other := newClient(t, srv, 64)
+	other := newFakeClient(t, srv, 64)
 	other.connect("/", "")
 	<-sockets
 
@@ -434,7 +434,7 @@ func TestConnectionStateRecovery(t *testing.T) {
 	ns.Volatile().Emit("volatile, not kept")
 	ns.Emit("missed2")
 
-	c2 := newClient(t, srv, 64)
+	c2 := newFakeClient(t, srv, 64)
 	auth, _ := json.Marshal(map[string]any{"pid": pid, "offset": offset})
 	sid2, reply2 := c2.connect("/", string(auth))
 	if sid2 != sid || reply2["pid"] != pid {
@@ -452,7 +452,7 @@ func TestConnectionStateRecovery(t *testing.T) {
 	c2.noMessage()
 
 	// A second use of the same session fails: a fresh socket.
-	c3 := newClient(t, srv, 64)
+	c3 := newFakeClient(t, srv, 64)
 	sid3, _ := c3.connect("/", string(auth))
 	if sid3 == sid {
 		t.Fatal("session restored twice")
@@ -473,7 +473,7 @@ func TestDynamicNamespaces(t *testing.T) {
 	fn := srv.OfFunc(func(name string, auth map[string]any) bool { return auth["room"] == name })
 	fn.OnConnection(func(s *Socket) { names <- "fn" + s.Namespace().Name() })
 
-	c := newClient(t, srv, 16)
+	c := newFakeClient(t, srv, 16)
 	c.connect("/dyn-1", "")
 	c.connect("/dyn-22", "")
 	c.connect("/custom", `{"room":"/custom"}`)
@@ -548,7 +548,7 @@ func TestCatchAll(t *testing.T) {
 		s.OnAnyOutgoing(func(ev string, args []any) { out <- fmt.Sprintf("%s %v", ev, args) })
 		sockets <- s
 	})
-	c := newClient(t, srv, 16)
+	c := newFakeClient(t, srv, 16)
 	c.connect("/", "")
 	s := <-sockets
 	c.send(`2["hello",1]`)
@@ -567,7 +567,7 @@ func TestCatchAll(t *testing.T) {
 
 func TestConnectTimeout(t *testing.T) {
 	srv := newTestServer(t, &Config{ConnectTimeout: 10 * time.Millisecond})
-	c := newClient(t, srv, 4)
+	c := newFakeClient(t, srv, 4)
 	if reason := c.waitClosed(); reason != "forced close" {
 		t.Fatalf("reason %q", reason)
 	}
@@ -575,7 +575,7 @@ func TestConnectTimeout(t *testing.T) {
 
 func TestUnknownNamespacePacketIgnored(t *testing.T) {
 	srv := newTestServer(t, nil)
-	c := newClient(t, srv, 4)
+	c := newFakeClient(t, srv, 4)
 	c.connect("/", "")
 	c.send(`2/gone,["x"]`)
 	c.send(`0{}`) // CONNECT twice to "/": protocol violation
@@ -591,14 +591,14 @@ func TestRecoverySkipMiddlewares(t *testing.T) {
 			srv := newTestServer(t, &Config{ConnectionStateRecovery: &RecoveryConfig{SkipMiddlewares: skip}})
 			calls := 0
 			srv.Of("/").Use(func(*Socket) error { calls++; return nil })
-			c := newClient(t, srv, 16)
+			c := newFakeClient(t, srv, 16)
 			_, reply := c.connect("/", "")
 			srv.Of("/").Emit("x")
 			var args []any
 			json.Unmarshal([]byte(c.recv()[1:]), &args)
 			c.f.closeWith("ping timeout")
 			auth, _ := json.Marshal(map[string]any{"pid": reply["pid"], "offset": args[1]})
-			c2 := newClient(t, srv, 16)
+			c2 := newFakeClient(t, srv, 16)
 			c2.connect("/", string(auth))
 			want := 2
 			if skip {
@@ -613,14 +613,14 @@ func TestRecoverySkipMiddlewares(t *testing.T) {
 
 func TestRecoveryNotForClientDisconnect(t *testing.T) {
 	srv := newTestServer(t, &Config{ConnectionStateRecovery: &RecoveryConfig{}})
-	c := newClient(t, srv, 16)
+	c := newFakeClient(t, srv, 16)
 	sid, reply := c.connect("/", "")
 	srv.Of("/").Emit("x")
 	var args []any
 	json.Unmarshal([]byte(c.recv()[1:]), &args)
 	c.send("1") // DISCONNECT: deliberate, not recoverable
 	auth, _ := json.Marshal(map[string]any{"pid": reply["pid"], "offset": args[1]})
-	c2 := newClient(t, srv, 16)
+	c2 := newFakeClient(t, srv, 16)
 	if sid2, _ := c2.connect("/", string(auth)); sid2 == sid {
 		t.Fatal("recovered after a client namespace disconnect")
 	}
@@ -631,7 +631,7 @@ func TestCleanupEmptyChildNamespaces(t *testing.T) {
 		t.Run(fmt.Sprint("cleanup=", cleanup), func(t *testing.T) {
 			srv := newTestServer(t, &Config{CleanupEmptyChildNamespaces: cleanup})
 			parent := srv.OfRegexp(regexp.MustCompile(`^/d\d$`))
-			c := newClient(t, srv, 16)
+			c := newFakeClient(t, srv, 16)
 			c.connect("/d1", "")
 			c.send("1/d1,")
 			srv.mu.Lock()
@@ -686,10 +686,10 @@ func TestAttachmentLimitsDropClient(t *testing.T) {
 	srv := newTestServer(t, &Config{MaxAttachments: 2, MaxAttachmentBytes: 4})
 	tests := []struct {
 		name string
-		send func(c *client)
+		send func(c *fakeClient)
 	}{
-		{"count", func(c *client) { c.send(`53-["a"]`) }},
-		{"bytes", func(c *client) {
+		{"count", func(c *fakeClient) { c.send(`53-["a"]`) }},
+		{"bytes", func(c *fakeClient) {
 			c.send(`52-["a",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`)
 			c.sendBin([]byte("abc"))
 			c.sendBin([]byte("de"))
@@ -697,7 +697,7 @@ func TestAttachmentLimitsDropClient(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newClient(t, srv, 4)
+			c := newFakeClient(t, srv, 4)
 			c.connect("/", "")
 			tt.send(c)
 			c.waitClosed()
@@ -790,7 +790,7 @@ func TestRecoveryTooManyMissed(t *testing.T) {
 		ConnectionStateRecovery: &RecoveryConfig{},
 		Engine:                  &engineio.Config{MaxQueuedPackets: 8},
 	})
-	c := newClient(t, srv, 16)
+	c := newFakeClient(t, srv, 16)
 	sid, reply := c.connect("/", "")
 	ns := srv.Of("/")
 	ns.Emit("x")
@@ -801,7 +801,7 @@ func TestRecoveryTooManyMissed(t *testing.T) {
 		ns.Emit("missed")
 	}
 	auth, _ := json.Marshal(map[string]any{"pid": reply["pid"], "offset": args[1]})
-	c2 := newClient(t, srv, 16)
+	c2 := newFakeClient(t, srv, 16)
 	if sid2, _ := c2.connect("/", string(auth)); sid2 == sid {
 		t.Fatal("recovered with more missed packets than the queue takes")
 	}
