@@ -150,7 +150,7 @@ func recoveryScenario(srv *Server, recovered chan<- bool) {
 	})
 }
 
-type line struct {
+type scenarioLine struct {
 	S string          `json:"s"`
 	K string          `json:"k"`
 	V json.RawMessage `json:"v"`
@@ -176,16 +176,16 @@ func TestInteropNodeClient(t *testing.T) {
 		{"basic-polling", "polling"}, {"basic-websocket", "websocket"}, {"basic-upgrade", "websocket"},
 	} {
 		scenario(tr.name, func(t *testing.T, r map[string]json.RawMessage) {
-			check(t, r, "echo", 1)
-			check(t, r, "bin", map[string]any{"blob": "030201", "kind": true})
-			check(t, r, "asked", "010203")
-			check(t, r, "askResult", map[string]any{"n": 42, "blobHex": "030201"})
-			check(t, r, "transport", tr.transport)
+			checkValue(t, r, "echo", 1)
+			checkValue(t, r, "bin", map[string]any{"blob": "030201", "kind": true})
+			checkValue(t, r, "asked", "010203")
+			checkValue(t, r, "askResult", map[string]any{"n": 42, "blobHex": "030201"})
+			checkValue(t, r, "transport", tr.transport)
 		})
 	}
 	scenario("rooms", func(t *testing.T, r map[string]json.RawMessage) {
-		check(t, r, "votes", []int{0, 1, 2, 3, 4})
-		check(t, r, "got", [][]string{
+		checkValue(t, r, "votes", []int{0, 1, 2, 3, 4})
+		checkValue(t, r, "got", [][]string{
 			{"shout:all-but-1"},
 			{},
 			{"msg:hi-even", "shout:all-but-1"},
@@ -194,15 +194,15 @@ func TestInteropNodeClient(t *testing.T) {
 		})
 	})
 	scenario("middleware", func(t *testing.T, r map[string]json.RawMessage) {
-		check(t, r, "refused", map[string]any{"message": "not authorized", "data": map[string]any{"code": 401}})
-		check(t, r, "accepted", true)
+		checkValue(t, r, "refused", map[string]any{"message": "not authorized", "data": map[string]any{"code": 401}})
+		checkValue(t, r, "accepted", true)
 	})
 	scenario("dynamic", func(t *testing.T, r map[string]json.RawMessage) {
-		check(t, r, "whoami", "/dyn-42")
-		check(t, r, "invalid", "Invalid namespace")
+		checkValue(t, r, "whoami", "/dyn-42")
+		checkValue(t, r, "invalid", "Invalid namespace")
 	})
 	scenario("disconnects", func(t *testing.T, r map[string]json.RawMessage) {
-		check(t, r, "kicked", "io server disconnect")
+		checkValue(t, r, "kicked", "io server disconnect")
 		got := []string{recvChan(t, reasons), recvChan(t, reasons)}
 		slices.Sort(got)
 		if want := []string{"client namespace disconnect", "server namespace disconnect"}; !slices.Equal(want, got) {
@@ -210,15 +210,15 @@ func TestInteropNodeClient(t *testing.T) {
 		}
 	})
 	scenario("malformed", func(t *testing.T, r map[string]json.RawMessage) {
-		check(t, r, "dropped", "transport close")
-		check(t, r, "neighbour", "still here")
+		checkValue(t, r, "dropped", "transport close")
+		checkValue(t, r, "neighbour", "still here")
 		if n := srv.Stats().BadPackets; n != 1 {
 			t.Fatalf("bad packets: want 1, got %d", n)
 		}
 	})
 	scenario("recovery", func(t *testing.T, r map[string]json.RawMessage) {
-		check(t, r, "first", map[string]any{"recovered": false})
-		check(t, r, "second", map[string]any{"recovered": true, "sameID": true, "ticks": []any{1, "2:beef", 3}, "last": "synced"})
+		checkValue(t, r, "first", map[string]any{"recovered": false})
+		checkValue(t, r, "second", map[string]any{"recovered": true, "sameID": true, "ticks": []any{1, "2:beef", 3}, "last": "synced"})
 		if first, second := recvChan(t, recovered), recvChan(t, recovered); first || !second {
 			t.Fatalf("server side recovered: %v then %v", first, second)
 		}
@@ -245,7 +245,7 @@ func runNode(t *testing.T, node, dir string, args ...string) (results map[string
 	results = map[string]map[string]json.RawMessage{}
 	sc := bufio.NewScanner(bytes.NewReader(stdout))
 	for sc.Scan() {
-		var l line
+		var l scenarioLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatalf("bad line %q: %v", sc.Text(), err)
 		}
@@ -270,8 +270,8 @@ func scenarioResult(t *testing.T, results map[string]map[string]json.RawMessage,
 	return r
 }
 
-// check compares a scenario's value for key with want, as JSON.
-func check(t *testing.T, r map[string]json.RawMessage, key string, want any) {
+// checkValue compares a scenario's value for key with want, as JSON.
+func checkValue(t *testing.T, r map[string]json.RawMessage, key string, want any) {
 	t.Helper()
 	raw, ok := r[key]
 	if !ok {
@@ -320,11 +320,11 @@ func TestInteropBrowser(t *testing.T) {
 	} {
 		t.Run(tr.name, func(t *testing.T) {
 			r := scenarioResult(t, results, tr.name)
-			check(t, r, "echo", 1)
-			check(t, r, "bin", map[string]any{"blob": "030201", "kind": true})
-			check(t, r, "asked", "010203")
-			check(t, r, "askResult", map[string]any{"n": 42, "blobHex": "030201"})
-			check(t, r, "transport", tr.transport)
+			checkValue(t, r, "echo", 1)
+			checkValue(t, r, "bin", map[string]any{"blob": "030201", "kind": true})
+			checkValue(t, r, "asked", "010203")
+			checkValue(t, r, "askResult", map[string]any{"n": 42, "blobHex": "030201"})
+			checkValue(t, r, "transport", tr.transport)
 		})
 	}
 	if t.Failed() {
