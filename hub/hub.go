@@ -140,7 +140,24 @@ type Hub struct {
 	queued    uint64     // deliveries ever put in the outbox
 	delivered uint64     // deliveries ever taken out and handed over
 	draining  bool
-	drained   *sync.Cond // on h.mu; signalled as delivered grows
+	group     []peerGroup // the door groups filled for the event being drained
+	drained   *sync.Cond  // on h.mu; signalled as delivered grows
+}
+
+// groupPeer is a Peer of an in-package door that delivers one event to
+// many of its peers at once (the Socket.IO door encodes it once). Such a
+// door handles its own delivery failures: it closes the connection, and
+// its close handler calls Conn.Close.
+type groupPeer interface {
+	Peer
+	group() peerGroup
+}
+
+// peerGroup collects the peers of one door for one event; flush delivers
+// the event to them and forgets them. Only the draining goroutine uses it.
+type peerGroup interface {
+	add(groups []peerGroup, p Peer) []peerGroup // adds p; appends itself to groups when it was empty
+	flush(ev *Event)
 }
 
 // maxSpare bounds the outbox array kept for reuse.
@@ -316,17 +333,36 @@ func (h *Hub) drain() {
 		h.spare = nil
 		h.mu.Unlock()
 		var failed []*Conn
-		for _, d := range batch {
-			if d.c.gone.Load() {
-				continue
+		for i := 0; i < len(batch); {
+			// The deliveries of one event are adjacent: hand those of
+			// in-package doors that take many peers at once over together.
+			ev := batch[i].ev
+			j := i
+			for j < len(batch) && batch[j].ev == ev {
+				j++
 			}
-			if err := d.c.peer.Deliver(d.ev); err != nil {
-				d.c.gone.Store(true)
-				if !d.c.failed.Swap(true) {
-					h.log.Debug("deliver failed, dropping connection", "err", err)
-					failed = append(failed, d.c)
+			for k := i; k < j; k++ {
+				d := batch[k]
+				if d.c.gone.Load() {
+					continue
+				}
+				if mp, ok := d.c.peer.(groupPeer); ok {
+					h.group = mp.group().add(h.group, d.c.peer)
+					continue
+				}
+				if err := d.c.peer.Deliver(d.ev); err != nil {
+					d.c.gone.Store(true)
+					if !d.c.failed.Swap(true) {
+						h.log.Debug("deliver failed, dropping connection", "err", err)
+						failed = append(failed, d.c)
+					}
 				}
 			}
+			for _, g := range h.group {
+				g.flush(ev)
+			}
+			h.group = h.group[:0]
+			i = j
 		}
 		h.mu.Lock()
 		for _, c := range failed {

@@ -13,7 +13,7 @@ import (
 // documentation. A socket refused by the Hub (ErrLimit, ErrClosed) is
 // disconnected at once. Call it before the server accepts connections.
 func ServeSocketIO(h *Hub, ns *socketio.Namespace) {
-	door := &sioDoor{}
+	door := &sioDoor{ns: ns}
 	ns.OnConnection(func(s *socketio.Socket) {
 		c, err := h.Attach(sioPeer{s, door})
 		if err != nil {
@@ -114,8 +114,32 @@ type (
 // delivered, encoded once for all its recipients. The Hub calls Deliver
 // from one goroutine at a time, so no lock is needed.
 type sioDoor struct {
+	ns   *socketio.Namespace
 	last *Event
 	raw  json.RawMessage
+	ids  []string // socket ids collected for the event being delivered
+}
+
+// add collects p's socket for the event being delivered.
+func (d *sioDoor) add(groups []peerGroup, p Peer) []peerGroup {
+	if len(d.ids) == 0 {
+		groups = append(groups, d)
+	}
+	d.ids = append(d.ids, p.(sioPeer).s.ID())
+	return groups
+}
+
+// flush emits ev to the collected sockets at once: socketio encodes the
+// packet once and closes any connection whose queue is full (whose close
+// handler then detaches it from the Hub).
+func (d *sioDoor) flush(ev *Event) {
+	ids := d.ids
+	d.ids = d.ids[:0]
+	raw, err := d.encode(ev)
+	if err != nil {
+		return
+	}
+	d.ns.To(ids...).Emit(string(ev.Kind), raw)
 }
 
 func (d *sioDoor) encode(ev *Event) (json.RawMessage, error) {
@@ -159,3 +183,5 @@ func (p sioPeer) Deliver(ev *Event) error {
 
 // Close disconnects the socket's whole connection.
 func (p sioPeer) Close() { p.s.Disconnect(true) }
+
+func (p sioPeer) group() peerGroup { return p.door }

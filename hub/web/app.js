@@ -33,6 +33,14 @@
   const sock = SB.connect({ transports });
   window.sbChat = { sock, state }; // for tests and the curious
 
+  // ready resolves once the session is usable: connected, and after a
+  // reconnect, name and rooms restored. Lines typed meanwhile wait for it
+  // (shown as sending), so they never reach the server before their room.
+  let ready, readyResolve;
+  const notReady = () => { ready = new Promise((r) => { readyResolve = r; }); };
+  notReady();
+  const within = (p, ms) => Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), ms))]);
+
   // ---- status and errors
 
   function setStatus(s, text) {
@@ -214,7 +222,16 @@
     setLineState(li, 'pending', 'sending…', 'sending');
     append(room, li);
     let reply, err;
-    try { reply = await sock.emitWithAck('say', { room, text }); } catch (e) { err = e; }
+    const deadline = Date.now() + 30000;
+    let usable = false;
+    while (!usable && Date.now() < deadline) {
+      usable = (await within(ready, deadline - Date.now())) && sock.connected;
+    }
+    if (!usable) {
+      err = new Error('offline');
+    } else {
+      try { reply = await sock.emitWithAck('say', { room, text }); } catch (e) { err = e; }
+    }
     if (err || !reply || !reply.ok) {
       setLineState(li, 'failed', 'not sent: ' + reason(reply, err));
       return;
@@ -254,19 +271,24 @@
   // ---- server events
 
   sock.on('connect', async () => {
+    const resolve = readyResolve; // this session's; a disconnect makes a new one
     setStatus('online', 'Online');
     renderHead();
-    if (!state.me) return;
-    // A new session: tell the server who we are and where we were.
-    const rooms = [...state.rooms.keys()];
-    if (!(await setNick(state.me))) return;
-    for (const name of rooms) {
-      if (await join(name)) sys(name, 'Reconnected.');
+    if (state.me) {
+      // A new session: tell the server who we are and where we were.
+      const rooms = [...state.rooms.keys()];
+      if (await setNick(state.me)) {
+        for (const name of rooms) {
+          if (await join(name)) sys(name, 'Reconnected.');
+        }
+      }
+      renderHead();
     }
-    renderHead();
+    resolve();
   });
 
   sock.on('disconnect', () => {
+    notReady();
     setStatus('reconnecting', 'Reconnecting…');
     renderHead();
   });
