@@ -194,7 +194,10 @@ func appendFrame(dst []byte, p packet.Packet) []byte {
 // Batch buffers are pooled: an idle socket holds none.
 var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-const maxPooledBatch = 64 << 10
+const (
+	maxPooledBatch = 64 << 10
+	maxBatchWrite  = 32 << 10 // a batch is written in pieces of about this size
+)
 
 func getBatch() *[]byte { return batchPool.Get().(*[]byte) }
 
@@ -235,11 +238,21 @@ func (s *Socket) flushWS(t *wsTransport) {
 
 		bp := getBatch()
 		b := *bp
-		for _, p := range q {
+		var err error
+		n := 0
+		for i, p := range q {
 			b = appendFrame(b, p)
+			// Write in chunks so the batch buffer stays poolable.
+			if len(b) >= maxBatchWrite || i == len(q)-1 {
+				err = t.raw.writeData(b, timeout)
+				n += len(b)
+				b = b[:0]
+				if err != nil {
+					break
+				}
+			}
 		}
-		err := t.raw.writeData(b, timeout)
-		s.countOut(q, len(b))
+		s.countOut(q, n)
 		*bp = b
 		putBatch(bp)
 		s.returnQueue(q)
