@@ -49,13 +49,12 @@ type Endpoint struct {
 }
 
 // Stream reports whether the endpoint carries a byte stream (as opposed to
-// datagrams).
+// datagrams). For fd:// it reports true: the kind is known only once the
+// socket is opened (Listen then returns ErrWrongKind for a datagram socket).
 func (e Endpoint) Stream() bool {
 	switch e.Transport {
 	case UDP, Unixgram, Netlink:
 		return false
-	case FD:
-		return !e.Options.fdDatagram
 	}
 	return true
 }

@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -172,4 +173,38 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip changed %+v to %+v", e, e2)
 		}
 	})
+}
+
+// TestOptionsTableCoversEveryField makes sure a new Options field cannot be
+// forgotten by the query syntax (and so by validation).
+func TestOptionsTableCoversEveryField(t *testing.T) {
+	typ := reflect.TypeOf(Options{})
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		var o Options
+		v := reflect.ValueOf(&o).Elem().Field(i)
+		switch v.Kind() {
+		case reflect.Bool:
+			v.SetBool(true)
+		case reflect.Int, reflect.Int64:
+			v.SetInt(int64(time.Second))
+			if f.Type == reflect.TypeOf(0) {
+				v.SetInt(3)
+			}
+		case reflect.Uint32:
+			v.SetUint(3)
+		case reflect.String:
+			v.SetString("x")
+		case reflect.Pointer:
+			v.Set(reflect.New(f.Type.Elem()))
+		default:
+			t.Fatalf("field %s: kind %s not handled by this test", f.Name, v.Kind())
+		}
+		if len(o.query()) != 1 {
+			t.Errorf("field %s has no entry in optTable", f.Name)
+		}
+	}
 }

@@ -53,7 +53,9 @@ func prepare(spec string, cfg *Config, dir int) (Endpoint, *Config, error) {
 		return ep, nil, err
 	}
 	cfg = cfg.clone()
-	ep.Options = cfg.Options.merge(ep.Options)
+	if ep.Options, err = combine(cfg.Options, ep.Options, ep.Proto()); err != nil {
+		return ep, nil, err
+	}
 	if err := ep.Options.check(ep.Proto(), ep.Transport, dir); err != nil {
 		return ep, nil, err
 	}

@@ -338,6 +338,20 @@ func TestWrongKind(t *testing.T) {
 	if _, err := Listen(ctx, "tcp://127.0.0.1:0", cfg); !errors.As(err, &oe) || oe.Option != "timestamp" || oe.Proto != "tcp" {
 		t.Errorf("typed timestamp on tcp: %v", err)
 	}
+	cfg = &Config{Options: Options{TOS: 300}}
+	if _, err := Listen(ctx, "tcp://127.0.0.1:0", cfg); !errors.As(err, &oe) || oe.Option != "tos" {
+		t.Errorf("typed tos=300: %v", err)
+	}
+	// The query overrides the typed config.
+	cfg = &Config{Options: Options{TOS: 0x10, NoDelay: true}}
+	l, err := Listen(ctx, "tcp://127.0.0.1:0?tos=0x20", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := getInt(t, l, unix.IPPROTO_IP, unix.IP_TOS); got != 0x20 {
+		t.Errorf("IP_TOS = %#x, want the query's 0x20", got)
+	}
+	l.Close()
 	if _, err := Listen(ctx, "tls://127.0.0.1:0", nil); !errors.Is(err, ErrNoCertificate) {
 		t.Errorf("tls without cert: %v", err)
 	}

@@ -81,8 +81,6 @@ type Options struct {
 	// certificate for development [selfsigned]; on a dial it skips
 	// verification of the server certificate.
 	SelfSigned bool
-
-	fdDatagram bool // set when an fd:// endpoint turned out to be a datagram socket
 }
 
 // transport classes an option applies to
@@ -394,18 +392,22 @@ func (o *Options) check(proto, transport string, dir int) error {
 	return nil
 }
 
-// merge returns o with every option set in q overriding it.
-func (o Options) merge(q Options) Options {
-	for _, s := range optTable {
-		if v, ok := s.format(&q); ok {
-			_ = s.set(&o, v)
+// combine validates the typed options of a Config and lays the query's
+// options over them, field by field.
+func combine(cfg, q Options, proto string) (Options, error) {
+	var o Options
+	for _, src := range []*Options{&cfg, &q} {
+		for _, s := range optTable {
+			v, ok := s.format(src)
+			if !ok {
+				continue
+			}
+			if err := s.set(&o, v); err != nil {
+				return o, &OptionError{Option: s.name, Proto: proto, Value: v, Err: err}
+			}
 		}
 	}
-	if q.BindToDevice != nil { // "" formats as set too; handled above
-		o.BindToDevice = q.BindToDevice
-	}
-	o.fdDatagram = o.fdDatagram || q.fdDatagram
-	return o
+	return o, nil
 }
 
 // Errors carried by *OptionError.
