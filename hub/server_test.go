@@ -6,11 +6,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
+	"github.com/switchboard/switchboard/engineio"
 	"github.com/switchboard/switchboard/hub"
+	"github.com/switchboard/switchboard/socketio"
 )
 
 // testServer is a hub Server serving on 127.0.0.1, restartable on the
@@ -217,4 +223,87 @@ func TestServeStops(t *testing.T) {
 	if _, err := srv.Hub().Attach(nil); !errors.Is(err, hub.ErrClosed) {
 		t.Errorf("hub not closed: %v", err)
 	}
+}
+
+// rawClient is a minimal Socket.IO client over WebSocket for tests that
+// need to misbehave (never read).
+func rawClient(t *testing.T, ctx context.Context, base, name string) *websocket.Conn {
+	t.Helper()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Read(ctx); err != nil { // engine handshake
+		t.Fatal(err)
+	}
+	for _, m := range []struct{ send, reply string }{
+		{"40", "40"}, {`421["nick","` + name + `"]`, "431"}, {`422["join","lobby"]`, "432"},
+	} {
+		if err := c.Write(ctx, websocket.MessageText, []byte(m.send)); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			_, got, err := c.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(string(got), m.reply) {
+				break
+			}
+		}
+	}
+	return c
+}
+
+// A client that stops reading is disconnected once its bounded queue is
+// full, and leaves the hub (its room, its presence); the sender is not
+// stalled.
+func TestSlowConsumer(t *testing.T) {
+	ts := startServer(t, &hub.ServerConfig{
+		Hub:      &hub.Config{Rate: 1e9, Burst: 1 << 30},
+		SocketIO: &socketio.Config{Engine: &engineio.Config{MaxQueuedPackets: 8}},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	slow := rawClient(t, ctx, ts.url, "slow")
+	defer slow.CloseNow()
+	fast := rawClient(t, ctx, ts.url, "fast")
+	defer fast.CloseNow()
+	readerDone := make(chan struct{})
+	var sawLeft atomic.Bool
+	go func() { // fast reads everything it is sent
+		defer close(readerDone)
+		for {
+			_, m, err := fast.Read(ctx)
+			if err != nil {
+				return
+			}
+			if strings.HasPrefix(string(m), `42["left",{"room":"lobby","user":"slow"}`) {
+				sawLeft.Store(true)
+			}
+		}
+	}()
+	h := ts.srv.Hub()
+	line := []byte(`42["say",{"room":"lobby","text":"` + strings.Repeat("x", 1000) + `"}]`)
+	gone := false
+	for i := 0; i < 200000 && !gone; i++ {
+		if err := fast.Write(ctx, websocket.MessageText, line); err != nil {
+			t.Fatalf("sender stalled or dropped after %d lines: %v", i, err)
+		}
+		if i%100 == 99 {
+			gone = !slices.Contains(h.Members("lobby"), "slow")
+		}
+	}
+	if !gone {
+		t.Fatal("slow consumer still in the room")
+	}
+	waitFor(t, "fast to see slow leave", sawLeft.Load)
+	if got := ts.srv.SocketIO().Stats().SlowConsumers; got == 0 {
+		t.Error("no slow consumer counted")
+	}
+	if slices.Contains(h.Online(), "slow") {
+		t.Error("slow consumer still online")
+	}
+	fast.CloseNow()
+	<-readerDone
 }
