@@ -117,9 +117,13 @@ func (p *poller) forget(t *wsTransport) {
 		return
 	}
 	t.registered = false
-	if p.conns[int32(t.fd)] == t {
-		delete(p.conns, int32(t.fd))
+	// If the descriptor was closed under us (coder/websocket closes the
+	// connection on some read errors) and reused by a newer connection,
+	// the entry is that connection's: leave it alone.
+	if p.conns[int32(t.fd)] != t {
+		return
 	}
+	delete(p.conns, int32(t.fd))
 	if p.epfd >= 0 {
 		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, t.fd, nil)
 	}

@@ -343,3 +343,56 @@ func TestServerCloseWithStalledClients(t *testing.T) {
 	}
 	_ = conns
 }
+
+// TestWebSocketManyClients runs many clients at once through park and
+// wake-up cycles of the poller, closing some from each side.
+func TestWebSocketManyClients(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, nil)
+	const clients, rounds = 40, 20
+	errs := make(chan error, clients)
+	for i := range clients {
+		go func() {
+			errs <- func() error {
+				c, _, err := e.dialWS("EIO=4&transport=websocket")
+				if err != nil {
+					return err
+				}
+				defer c.CloseNow()
+				ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+				defer cancel()
+				if _, _, err := c.Read(ctx); err != nil {
+					return err
+				}
+				for r := range rounds {
+					msg := []byte("4" + strings.Repeat("m", r*37))
+					if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
+						return err
+					}
+					_, got, err := c.Read(ctx)
+					if err != nil {
+						return err
+					}
+					if !bytes.Equal(got, msg) {
+						return errors.New("echo differs")
+					}
+				}
+				if i%2 == 0 {
+					return c.Close(websocket.StatusNormalClosure, "")
+				}
+				return nil
+			}()
+		}()
+	}
+	for range clients {
+		if err := recv(t, errs, "client"); err != nil {
+			t.Error(err)
+		}
+	}
+	for range clients {
+		recv(t, e.closes, "close")
+	}
+	if n := e.srv.Count(); n != 0 {
+		t.Errorf("Count: want 0, got %d", n)
+	}
+}
