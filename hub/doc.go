@@ -5,12 +5,18 @@
 //
 // Entry points:
 //
+//   - NewServer returns a Server: the chat page at "/" and the Socket.IO
+//     door at "/socket.io/" on one Hub; Server.Serve runs it on a listener
+//     until its ctx is done (what "switchboard serve" does).
 //   - New returns a Hub, the core. Doors Attach a Peer per connection and
 //     get a Conn whose methods (SetName, Join, Leave, Say, Close) are the
 //     chat's requests; the Hub calls Peer.Deliver with the Events for that
-//     connection.
+//     connection, in order, from one goroutine at a time.
+//   - ServeSocketIO makes a socketio.Namespace a door of a Hub.
 //   - WebHandler serves the chat page (WebFS: index.html, app.js, style.css
-//     and sb.js, a small Socket.IO client written for this page).
+//     and sb.js, a small Socket.IO client written for this page: Engine.IO 4
+//     over WebSocket or long-polling with upgrade, Socket.IO 5 events and
+//     acks, reconnect with backoff).
 //
 // # The chat protocol (Socket.IO door)
 //
@@ -40,6 +46,14 @@
 // a connection changes its name only while in no room. Every count is
 // bounded (see Config), and each connection may make 10 requests a second
 // that others see (say, join, leave, a new name), in bursts of up to 20.
+//
+// # Limits and slow clients
+//
+// A request returns once its events are in the recipients' send queues,
+// so a reply never overtakes the events it caused. A Socket.IO client
+// whose bounded queue is full is disconnected by socketio and leaves the
+// Hub like any other. Browsers from other origins are refused unless
+// listed in ServerConfig.AllowedOrigins.
 //
 // The examples are the best way to understand how to use this package.
 package hub

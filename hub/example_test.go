@@ -1,7 +1,13 @@
 package hub_test
 
 import (
+	"context"
 	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
 
 	"github.com/switchboard/switchboard/hub"
 )
@@ -53,4 +59,23 @@ func Example() {
 	// ann <- said in lobby by bob: hello
 	// ann <- bob left lobby
 	// ann <- bob is offline
+}
+
+// Serve the chat page and Socket.IO on loopback until interrupted, as
+// "switchboard serve" does.
+func ExampleServer_Serve() {
+	srv, err := hub.NewServer(&hub.ServerConfig{Logger: slog.Default()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:8080")
+	if err != nil {
+		srv.Close()
+		log.Fatal(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := srv.Serve(ctx, ln); err != nil { // closes srv and ln
+		log.Fatal(err)
+	}
 }
