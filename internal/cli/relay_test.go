@@ -81,8 +81,10 @@ func TestRelayRateLimit(t *testing.T) {
 			elapsed := time.Since(start)
 			want := tt.burst + tt.perSec*elapsed.Seconds()
 			t.Logf("%d lines in %v (expected about %.0f: burst %.0f + %.0f/s)", n, elapsed.Round(time.Millisecond), want, tt.burst, tt.perSec)
-			if float64(n) < want*0.8 || float64(n) > want*1.2 {
-				t.Fatalf("%d lines in %v, want %.0f ± 20%%", n, elapsed, want)
+			// The limit is a ceiling: never above it. Below it only when
+			// the machine is too busy to keep up, so that bound is loose.
+			if float64(n) > want*1.1+2 || float64(n) < want*0.5 {
+				t.Fatalf("%d lines in %v, want at most %.0f (and not far below)", n, elapsed, want*1.1+2)
 			}
 			a.Close()
 			b.Close()
