@@ -160,6 +160,7 @@ type ClientConn struct {
 	transport string
 	ws        *websocket.Conn
 	upgrading bool
+	closing   bool // Close began: any failure is reported as ErrClosed
 	err       error
 	hb        *time.Timer
 
@@ -364,6 +365,7 @@ func (c *ClientConn) Recv(ctx context.Context) (Message, error) {
 func (c *ClientConn) Close() error {
 	c.mu.Lock()
 	open := c.err == nil
+	c.closing = true
 	ws := c.ws
 	transport := c.transport
 	c.mu.Unlock()
@@ -396,6 +398,9 @@ func (c *ClientConn) fail(err error) {
 	if c.err != nil {
 		c.mu.Unlock()
 		return
+	}
+	if c.closing {
+		err = ErrClosed
 	}
 	c.err = err
 	if c.hb != nil {

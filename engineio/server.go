@@ -312,7 +312,8 @@ func (srv *Server) refuseStatus(w http.ResponseWriter, status, code int, msg str
 	_, _ = w.Write(b)
 }
 
-// newSocket creates and registers a socket for handshake request r.
+// newSocket creates and registers a socket for handshake request r; nil
+// once the server is shutting down.
 func (srv *Server) newSocket(r *http.Request, transport string) *Socket {
 	var raw [15]byte
 	_, _ = rand.Read(raw[:])
@@ -335,11 +336,25 @@ func (srv *Server) newSocket(r *http.Request, transport string) *Socket {
 		s.local = a.String()
 	}
 	srv.mu.Lock()
+	if srv.draining {
+		srv.mu.Unlock()
+		return nil
+	}
 	srv.sockets[s.id] = s
-	srv.mu.Unlock()
 	srv.open.Add(1)
+	srv.mu.Unlock()
 	srv.stats.handshakes.Add(1)
 	return s
+}
+
+// connect runs onConnect. It holds the socket's handler lock, so that a
+// close meanwhile reaches the OnClose that onConnect installs.
+func (srv *Server) connect(s *Socket) {
+	s.lockRecv()
+	defer s.unlockRecv()
+	if srv.onConnect != nil {
+		srv.onConnect(s)
+	}
 }
 
 // appendOpen appends the open packet's text form.
@@ -372,9 +387,11 @@ func (srv *Server) setCookie(w http.ResponseWriter, sid string) {
 // packet and whatever onConnect sent.
 func (srv *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	s := srv.newSocket(r, transportPolling)
-	if srv.onConnect != nil {
-		srv.onConnect(s)
+	if s == nil {
+		srv.refuseStatus(w, http.StatusServiceUnavailable, CodeBadRequest, "Server shutting down")
+		return
 	}
+	srv.connect(s)
 	s.startHeartbeat()
 	upgrades := !srv.cfg.DisableUpgrades && srv.cfg.allows(transportWebSocket)
 	b := srv.appendOpen(make([]byte, 0, 160), s.id, upgrades)
@@ -408,14 +425,17 @@ func (srv *Server) handshakeWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := srv.newSocket(r, transportWebSocket)
+	if s == nil {
+		t.raw.writeClose(time.Second)
+		t.closeNow()
+		return
+	}
 	t.sock = s
 	open := srv.appendOpen(nil, s.id, false)
 	s.mu.Lock()
 	s.queue = append(s.queue, packet.Packet{Type: packet.Open, Data: open[1:]})
 	s.mu.Unlock()
-	if srv.onConnect != nil {
-		srv.onConnect(s)
-	}
+	srv.connect(s)
 	s.startHeartbeat()
 	s.mu.Lock()
 	s.ws = t

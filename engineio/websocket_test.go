@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -394,5 +397,61 @@ func TestWebSocketManyClients(t *testing.T) {
 	}
 	if n := e.srv.Count(); n != 0 {
 		t.Errorf("Count: want 0, got %d", n)
+	}
+}
+
+// TestServerCloseDuringHandshakes closes the server while clients keep
+// arriving: every socket that was connected gets exactly one OnClose.
+func TestServerCloseDuringHandshakes(t *testing.T) {
+	t.Parallel()
+	var connects, closes atomic.Int64
+	e := newEnv(t, nil, func(s *Socket) {
+		connects.Add(1)
+		s.OnClose(func(string, error) { closes.Add(1) })
+	})
+	started := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				var err error
+				if i%2 == 0 {
+					var c *websocket.Conn
+					c, _, err = e.dialWS("EIO=4&transport=websocket")
+					if err == nil {
+						c.CloseNow()
+					}
+				} else {
+					var resp *http.Response
+					resp, err = e.client().Get(e.url + "?EIO=4&transport=polling")
+					if err == nil {
+						resp.Body.Close()
+						err = map[bool]error{true: errors.New("refused")}[resp.StatusCode != 200]
+					}
+				}
+				if err != nil {
+					return
+				}
+				select {
+				case started <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	for range 8 {
+		recv(t, started, "handshakes")
+	}
+	if err := e.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if c, d := connects.Load(), closes.Load(); c == 0 || c != d {
+		t.Errorf("connects %d, closes %d", c, d)
+	}
+	if e.srv.Count() != 0 {
+		t.Errorf("Count: want 0, got %d", e.srv.Count())
 	}
 }
