@@ -722,3 +722,97 @@ func TestProxy(t *testing.T) {
 	}
 	rep.Close()
 }
+
+func TestHeartbeatsKeepIdleConnection(t *testing.T) {
+	ctx := testCtx(t)
+	ev := newEvents()
+	hb := &Config{HeartbeatIvl: 10 * time.Millisecond, HeartbeatTimeout: 60 * time.Millisecond, HeartbeatTTL: 200 * time.Millisecond, Monitor: ev.add}
+	pull, push := pairUp(t, Pull, Push, "tcp://127.0.0.1:*", hb, &Config{HeartbeatIvl: 10 * time.Millisecond})
+	mustSend(t, ctx, push, "a")
+	mustRecv(t, ctx, pull, "a")
+	// Stay idle for many heartbeat timeouts: PINGs and PONGs keep the
+	// connection up.
+	idle := time.NewTimer(300 * time.Millisecond)
+	select {
+	case <-idle.C:
+	case <-ctx.Done():
+	}
+	ev.mu.Lock()
+	var dropped error
+	for _, e := range ev.ev {
+		if e.Type == EventDisconnected {
+			dropped = e.Err
+		}
+	}
+	ev.mu.Unlock()
+	if dropped != nil {
+		t.Fatalf("dropped while idle: %v", dropped)
+	}
+	mustSend(t, ctx, push, "b")
+	mustRecv(t, ctx, pull, "b")
+	if st := pull.Stats(); len(st.Conns) != 1 {
+		t.Fatalf("conns: %+v", st.Conns)
+	}
+}
+
+// ZMTP 3.0 peers (libzmq up to 4.3.2) subscribe with data frames and must
+// be sent subscriptions that way.
+func TestZMTP30Subscriptions(t *testing.T) {
+	ctx := testCtx(t)
+	greeting30 := func() []byte {
+		return zmtp.AppendGreeting(nil, zmtp.Greeting{Major: 3, Minor: 0, Mechanism: "NULL"})
+	}
+	t.Run("PubFromOldSub", func(t *testing.T) {
+		pub := newSock(t, Pub, nil)
+		pub.Bind("tcp://127.0.0.1:*")
+		r := dialRaw(t, pub.LastEndpoint())
+		out := zmtp.AppendReady(greeting30(), zmtp.Metadata{{Name: "Socket-Type", Value: []byte("SUB")}})
+		out = zmtp.AppendFrame(out, 0, []byte("\x01news"))
+		r.Write(out)
+		var g [64]byte
+		io.ReadFull(r.br, g[:])
+		zmtp.ReadFrame(r.br, nil, 1<<16) // READY
+		for i := 0; ; i++ {
+			pub.SendString(ctx, "sport", "x")
+			pub.SendString(ctx, "news", "y")
+			r.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+			f, body, err := zmtp.ReadFrame(r.br, nil, 1<<16)
+			if err == nil {
+				if string(body) != "news" || f&zmtp.FlagMore == 0 {
+					t.Fatalf("got %q", body)
+				}
+				return
+			}
+			if i > 200 {
+				t.Fatal("subscription never applied")
+			}
+		}
+	})
+	t.Run("SubToOldPub", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		sub := newSock(t, Sub, nil)
+		sub.Subscribe([]byte("ab"))
+		sub.Connect("tcp://" + ln.Addr().String())
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(c)
+		c.Write(zmtp.AppendReady(greeting30(), zmtp.Metadata{{Name: "Socket-Type", Value: []byte("PUB")}}))
+		var g [64]byte
+		io.ReadFull(br, g[:])
+		zmtp.ReadFrame(br, nil, 1<<16) // READY
+		f, body, err := zmtp.ReadFrame(br, nil, 1<<16)
+		if err != nil || f != 0 || string(body) != "\x01ab" {
+			t.Fatalf("subscription: flags %#x %q %v", f, body, err)
+		}
+		c.Write(zmtp.AppendFrame(nil, 0, []byte("abc")))
+		mustRecv(t, ctx, sub, "abc")
+	})
+}

@@ -426,8 +426,10 @@ func (c *zconn) writeLoop() {
 	p := c.p
 	cfg := &c.s.cfg
 	var tick <-chan time.Time
-	var lastRx uint64
+	var lastRx, rxAtPing uint64
+	var pinged bool
 	lastSeen := time.Now()
+	pingAt := lastSeen
 	hbIvl := cfg.HeartbeatIvl
 	if hbIvl > 0 {
 		t := time.NewTicker(hbIvl)
@@ -469,18 +471,23 @@ func (c *zconn) writeLoop() {
 			case <-c.done:
 				return
 			case now := <-tick:
-				if rx := c.rx.Load(); rx != lastRx {
+				rx := c.rx.Load()
+				if rx != lastRx {
 					lastRx, lastSeen = rx, now
 				}
-				timeout := cfg.HeartbeatTimeout
-				if ttl := time.Duration(c.peerTTL.Load()); ttl > 0 && (timeout == 0 || ttl < timeout) {
-					timeout = ttl
+				if pinged && rx != rxAtPing {
+					pinged = false
 				}
-				if timeout > 0 && now.Sub(lastSeen) > timeout {
+				// libzmq's rule: a PING not followed by any traffic
+				// within the timeout ends the connection; so does
+				// silence longer than the TTL the peer asked for.
+				ttl := time.Duration(c.peerTTL.Load())
+				if pinged && now.Sub(pingAt) >= cfg.HeartbeatTimeout || ttl > 0 && now.Sub(lastSeen) > ttl {
 					c.close(ErrHeartbeat)
 					return
 				}
-				if hbIvl > 0 {
+				if hbIvl > 0 && !pinged {
+					pinged, pingAt, rxAtPing = true, now, rx
 					c.scratch = zmtp.AppendPing(c.scratch[:0], uint16(cfg.HeartbeatTTL/(100*time.Millisecond)), nil)
 					if _, err := c.bw.Write(c.scratch); err != nil {
 						c.close(err)

@@ -133,6 +133,9 @@ func TestReadFrame(t *testing.T) {
 			t.Fatalf("size %d: %v", size, err)
 		}
 		for i := 1; i < len(wire); i++ {
+			if i > 300 && i < len(wire)-300 {
+				i = len(wire) - 300 // the middle of a large body is all alike
+			}
 			if _, _, err := ReadFrame(bytes.NewReader(wire[:i]), nil, -1); !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Fatalf("size %d prefix %d: %v", size, i, err)
 			}
