@@ -153,8 +153,9 @@ func TestSocketIOClientChat(t *testing.T) {
 // Two chat pages in headless Chromium (interop/browser/chat.js): one says
 // a line, the other shows it, the sender sees it pending then confirmed;
 // the server restarts, both pages reconnect, restore their name and room,
-// and talk again. Set SWITCHBOARD_SCREENSHOT=path.png to keep a
-// screenshot of the page.
+// and talk again; one leaves the room with its button, then closes, and
+// the other sees it leave and go offline. Set
+// SWITCHBOARD_SCREENSHOT=path.png to keep a screenshot of the page.
 func TestBrowserChat(t *testing.T) {
 	chromium := testutil.Chromium(t)
 	node, dir := testutil.Node(t)

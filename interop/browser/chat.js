@@ -8,7 +8,8 @@
 // then confirmed; B must show it; B answers and A must show that. Then it
 // prints {"step":"restart"} and waits for a line on stdin: the Go test
 // restarts the server meanwhile, and both pages must reconnect, restore
-// name and room, and talk again. Last, B closes and A sees bob leave.
+// name and room, and talk again. Last, B leaves the room with its button
+// (A sees bob leave), then closes (A sees bob go offline).
 // Progress and the result are JSON lines on stdout; the last is
 // {"ok":true,...} or {"ok":false,"error":...}. Never downloads a browser: it runs
 // /usr/bin/chromium (or $CHROMIUM) with a fresh profile directory.
@@ -133,10 +134,14 @@ async function main() {
     await b.locator('li.msg[data-from="ada"]', { hasText: again }).waitFor({ timeout: T });
     out({ step: 'reconnected' });
 
-    // B closes its page: A sees bob leave and go offline.
-    await b.close();
+    // B leaves the room with its button: A sees bob leave; B's page drops
+    // the room. Then B closes its page: A sees bob go offline.
+    await b.getByRole('button', { name: 'Leave room lobby' }).click();
     await a.locator('ol.log li.sys', { hasText: 'bob left' }).waitFor({ timeout: T });
+    await b.locator('#rooms li').waitFor({ state: 'detached', timeout: T });
+    await b.close();
     await a.locator('#online li', { hasText: 'bob' }).waitFor({ state: 'detached', timeout: T });
+    await a.locator('ol.log li.sys', { hasText: 'bob went offline' }).waitFor({ timeout: T });
     out({ step: 'left' });
 
     if (problems.length) throw new Error(problems.join('; '));
