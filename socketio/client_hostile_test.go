@@ -1,0 +1,110 @@
+package socketio
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// hostileSIO is a misbehaving Socket.IO server: a correct Engine.IO
+// polling handshake, then what mode says on every poll.
+type hostileSIO struct {
+	mode       string
+	handshakes atomic.Int32
+	hit        chan struct{}
+}
+
+func (h *hostileSIO) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("sid") == "" {
+		n := h.handshakes.Add(1)
+		iv := 5000
+		if h.mode == "silent" {
+			iv = 50
+		}
+		fmt.Fprintf(w, `0{"sid":"s%d","upgrades":[],"pingInterval":%d,"pingTimeout":%d,"maxPayload":100000}`, n, iv, iv)
+		if n >= 3 {
+			select {
+			case h.hit <- struct{}{}:
+			default:
+			}
+		}
+		return
+	}
+	if r.Method == http.MethodPost {
+		fmt.Fprint(w, "ok")
+		return
+	}
+	switch h.mode {
+	case "garbage":
+		fmt.Fprint(w, "40{\"sid\":\"x\"}\x1e42[\"broken\"")
+	case "badType":
+		fmt.Fprint(w, "40{\"sid\":\"x\"}\x1e49")
+	case "manyAttachments":
+		fmt.Fprint(w, "40{\"sid\":\"x\"}\x1e4999999-[\"e\"]")
+	case "bigAttachment":
+		fmt.Fprint(w, "40{\"sid\":\"x\"}\x1e451-[\"e\",{\"_placeholder\":true,\"num\":0}]\x1eb"+strings.Repeat("AAAA", 3000))
+	case "oversize":
+		fmt.Fprint(w, "4"+strings.Repeat("x", 300<<10))
+	default: // silent
+		<-r.Context().Done()
+	}
+}
+
+// TestClientHostileServer: every kind of bad input ends the connection
+// with a clear reason, the Manager reconnects (again and again, with
+// backoff), nothing panics or leaks (goleak in TestMain), and memory is
+// bounded by the read and attachment limits.
+func TestClientHostileServer(t *testing.T) {
+	for _, tc := range []struct {
+		mode, reason string
+		bad          bool
+	}{
+		{"garbage", ReasonParseError, true},
+		{"badType", ReasonParseError, true},
+		{"manyAttachments", ReasonParseError, true},
+		{"bigAttachment", ReasonParseError, true},
+		{"oversize", ReasonParseError, true},
+		{"silent", ReasonPingTimeout, false},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			h := &hostileSIO{mode: tc.mode, hit: make(chan struct{}, 1)}
+			ts := httptest.NewServer(h)
+			defer ts.Close()
+			cfg := clConfig([]string{"polling"})
+			cfg.ReconnectDelay = 10 * time.Millisecond
+			cfg.ReconnectDelayMax = 20 * time.Millisecond
+			cfg.MaxAttachmentBytes = 1000
+			cfg.Engine.ReadLimit = 100 << 10
+			m, err := NewManager(ts.URL, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			s := m.Socket("/", nil)
+			reasons := make(chan string, 16)
+			s.OnDisconnect(func(r string) {
+				select {
+				case reasons <- r:
+				default:
+				}
+			})
+			go s.Connect(clCtx(t))
+			if tc.mode != "oversize" && tc.mode != "silent" {
+				if r := clWait(t, reasons, "disconnect"); r != tc.reason {
+					t.Fatalf("reason %q, want %q", r, tc.reason)
+				}
+			}
+			clWait(t, h.hit, "third handshake (reconnects)")
+			if tc.bad && m.Stats().BadPackets == 0 {
+				t.Fatal("bad packets not counted")
+			}
+			if m.Stats().Reconnects < 1 {
+				t.Fatalf("stats %+v", m.Stats())
+			}
+		})
+	}
+}
