@@ -284,9 +284,14 @@ func ListenPacket(ctx context.Context, spec string, cfg *Config) (*PacketConn, e
 		host, port, _ := net.SplitHostPort(ep.Address)
 		ip := net.ParseIP(host)
 		if ip != nil && ip.IsMulticast() {
-			// Bind the group address and port, then join it.
+			// Bind the group address (IPv6: the wildcard, as link-local
+			// groups need a zone) and port, then join the group.
+			bind := net.JoinHostPort(host, port)
+			if ip.To4() == nil {
+				bind = net.JoinHostPort("::", port)
+			}
 			lc := net.ListenConfig{Control: controlFunc(&o, true, setReuseAddr)}
-			pc, err = lc.ListenPacket(ctx, "udp", net.JoinHostPort(host, port))
+			pc, err = lc.ListenPacket(ctx, ipNetwork(UDP, bind), bind)
 			if err == nil {
 				rc, _ := pc.(*net.UDPConn).SyscallConn()
 				if err = control(rc, func(fd int) error { return joinGroup(fd, ip, o.Interface) }); err != nil {
@@ -352,7 +357,14 @@ func Dial(ctx context.Context, spec string, cfg *Config) (*Conn, error) {
 				return nil, &OptionError{Option: "source", Proto: ep.Proto(), Value: o.Source, Err: err}
 			}
 		}
-		nc, err = d.DialContext(ctx, ipNetwork(ep.Transport, ep.Address), ep.Address)
+		addr := ep.Address
+		if host, port, _ := net.SplitHostPort(addr); o.Interface != "" {
+			// IPv6 multicast goes out on the interface: give it as the zone.
+			if ip := net.ParseIP(host); ip != nil && ip.To4() == nil && ip.IsMulticast() {
+				addr = net.JoinHostPort(host+"%"+o.Interface, port)
+			}
+		}
+		nc, err = d.DialContext(ctx, ipNetwork(ep.Transport, ep.Address), addr)
 		if tc, ok := nc.(*net.TCPConn); ok && err == nil {
 			if err = setupTCP(tc, &o); err != nil {
 				tc.Close()

@@ -639,3 +639,35 @@ func TestCloseUnblocks(t *testing.T) {
 		}
 	}
 }
+
+func TestMulticastLoopback(t *testing.T) {
+	ctx := testCtx(t)
+	for _, group := range []string{"239.8.8.8", "[ff02::114]"} {
+		t.Run(group, func(t *testing.T) {
+			pc, err := ListenPacket(ctx, "udp://"+group+":0?iface=lo", nil)
+			if err != nil {
+				t.Skipf("multicast on lo: %v", err)
+			}
+			defer pc.Close()
+			_, port, _ := net.SplitHostPort(pc.Local())
+			c, err := Dial(ctx, "udp://"+group+":"+port+"?iface=lo&mcastloop=1", nil)
+			if errors.Is(err, unix.ENETUNREACH) {
+				t.Skipf("no multicast route for %s on lo here: %v", group, err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Write([]byte("to the group")); err != nil {
+				t.Skipf("send to %s on lo: %v", group, err)
+			}
+			got, ok := recvWithin(pc, 2*time.Second)
+			if !ok {
+				t.Skipf("lo does not deliver multicast to %s here", group)
+			}
+			if got != "to the group" {
+				t.Fatalf("got %q", got)
+			}
+		})
+	}
+}
