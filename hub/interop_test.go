@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -236,6 +237,11 @@ func TestBrowserChat(t *testing.T) {
 func TestSBClient(t *testing.T) {
 	node, dir := testutil.Node(t)
 	root := testutil.RepoRoot(t)
+	// Node 20 has WebSocket behind a flag; later versions by default.
+	var flags []string
+	if out, err := exec.Command(node, "-p", "typeof WebSocket").Output(); err != nil || strings.TrimSpace(string(out)) != "function" {
+		flags = []string{"--no-warnings", "--experimental-websocket"}
+	}
 	tests := []struct {
 		name       string
 		server     []string // engine transports; nil means both
@@ -254,9 +260,9 @@ func TestSBClient(t *testing.T) {
 				cfg = &hub.ServerConfig{SocketIO: &socketio.Config{Engine: &engineio.Config{Transports: tt.server}}}
 			}
 			ts := startServer(t, cfg)
-			cmd := exec.Command(node, "--no-warnings", "--experimental-websocket",
-				filepath.Join(root, "hub", "testdata", "sbclient.js"),
+			args := append(slices.Clone(flags), filepath.Join(root, "hub", "testdata", "sbclient.js"),
 				ts.url, filepath.Join(root, "hub", "web", "sb.js"), tt.transports)
+			cmd := exec.Command(node, args...)
 			cmd.Dir = dir
 			cmd.WaitDelay = 5 * time.Second
 			timer := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })

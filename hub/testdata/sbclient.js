@@ -1,7 +1,7 @@
 // sbclient.js runs hub/web/sb.js (the page's own Socket.IO client) in Node
 // against a hub, without a browser:
 //
-//   node --experimental-websocket sbclient.js URL SB_JS TRANSPORTS
+//   node [--experimental-websocket] sbclient.js URL SB_JS TRANSPORTS
 //
 // TRANSPORTS is sb.js's transports option, comma-separated (e.g.
 // "websocket,polling" or "polling"). Two clients pick names and join a
