@@ -258,3 +258,19 @@ func TestStatWhileTrafficFlows(t *testing.T) {
 		t.Fatal("stat of a missing process succeeded")
 	}
 }
+
+func TestStatRefreshes(t *testing.T) {
+	ncLeakCheck(t)
+	dir := t.TempDir()
+	l := ncStart(t, "listen", "--control-dir", dir, "udp://127.0.0.1:0")
+	l.err.waitMatch(t, listeningRE, 10*time.Second)
+	s := ncStart(t, "stat", "--interval", "20ms", "--control-dir", dir)
+	// Not a terminal: each refresh prints the table again.
+	s.out.waitMatch(t, regexp.MustCompile(`(?s)TOTAL.*TOTAL.*TOTAL`), 10*time.Second)
+	if err := s.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s.out.String(), "udp") || !strings.Contains(s.out.String(), "bound") {
+		t.Fatalf("stat output:\n%s", s.out.String())
+	}
+}
