@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // lineWriter collects writes and signals each completed line.
@@ -38,6 +40,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 }
 
 func TestServe(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	out := &lineWriter{lines: make(chan string, 8)}
 	var stderr bytes.Buffer
 	var errMu sync.Mutex
