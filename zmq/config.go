@@ -3,6 +3,7 @@ package zmq
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,16 @@ func (t Type) String() string {
 		return fmt.Sprintf("Type(%d)", int(t))
 	}
 	return typeNames[t]
+}
+
+// ParseType returns the Type named name ("PUSH", "push", ...).
+func ParseType(name string) (Type, error) {
+	for i, n := range typeNames {
+		if strings.EqualFold(n, name) {
+			return Type(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown socket type %q", ErrConfig, name)
 }
 
 func (t Type) valid() bool { return t >= 0 && int(t) < len(typeNames) }

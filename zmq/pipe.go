@@ -54,6 +54,9 @@ type pipe struct {
 	writing bool
 
 	dead atomic.Bool
+	// src is the inproc socket that delivers into this pipe's queue,
+	// woken when the queue drains below its limit.
+	src atomic.Pointer[Socket]
 
 	// Guarded by s.mu.
 	attached  bool

@@ -148,6 +148,7 @@ func (s *Socket) readable() bool {
 		return false
 	}
 	if s.typ == Sub {
+		var wake []*Socket
 		s.mu.Lock()
 		s.inMu.Lock()
 		for {
@@ -156,10 +157,15 @@ func (s *Socket) readable() bool {
 				break
 			}
 			s.in.pop()
-			in.p.inCount--
+			if w := s.poppedLocked(in.p); w != nil {
+				wake = append(wake, w)
+			}
 		}
 		s.inMu.Unlock()
 		s.mu.Unlock()
+		for _, w := range wake {
+			w.signalSpace()
+		}
 	}
 	s.inMu.Lock()
 	defer s.inMu.Unlock()

@@ -419,6 +419,9 @@ func (s *Socket) Recv(ctx context.Context) (Msg, error) {
 			return nil, ErrState
 		}
 	}
+	if s.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
 	for {
 		in, ok, err := s.popIn(ctx)
 		if err != nil {
@@ -472,21 +475,7 @@ func (s *Socket) popIn(ctx context.Context) (inMsg, bool, error) {
 		}
 	}
 	in, _ := s.in.pop()
-	p := in.p
-	p.inCount--
-	var wakePeer *Socket
-	if p.inHWM > 0 && p.inCount == p.inHWM-1 {
-		if p.inBlocked {
-			p.inBlocked = false
-			select {
-			case p.inSpace <- struct{}{}:
-			default:
-			}
-		}
-		if p.peer != nil {
-			wakePeer = p.peer.s
-		}
-	}
+	wakePeer := s.poppedLocked(in.p)
 	if s.in.len() > 0 && s.inWait > 0 {
 		select {
 		case s.inSig <- struct{}{}:
@@ -498,6 +487,26 @@ func (s *Socket) popIn(ctx context.Context) (inMsg, bool, error) {
 		wakePeer.signalSpace()
 	}
 	return in, true, nil
+}
+
+// poppedLocked accounts for a message of p leaving the receive queue: a
+// reader blocked at the limit resumes, and an inproc sender is returned
+// for the caller to wake (signalSpace) once inMu is released.
+func (s *Socket) poppedLocked(p *pipe) (wakePeer *Socket) {
+	p.inCount--
+	if p.inHWM > 0 && p.inCount < p.inHWM {
+		if p.inBlocked {
+			p.inBlocked = false
+			select {
+			case p.inSpace <- struct{}{}:
+			default:
+			}
+		}
+		if p.inCount == p.inHWM-1 {
+			wakePeer = p.src.Load()
+		}
+	}
+	return wakePeer
 }
 
 // pushIn queues messages from p for Recv. It returns how many it took:

@@ -439,6 +439,8 @@ func join(p *pipe, b *Socket, endpoint string) {
 	q.inHWM = sumHWM(s.cfg.SendHWM, b.cfg.RecvHWM)
 	p.inHWM = sumHWM(b.cfg.SendHWM, s.cfg.RecvHWM)
 	q.peer = p
+	q.src.Store(s)
+	p.src.Store(b)
 	if err := b.attach(q, s.typ.String(), s.cfg.RoutingID); err != nil {
 		b.refused.Add(1)
 		b.emit(Event{Type: EventHandshakeFailed, Endpoint: endpoint, PeerType: s.typ.String(), Err: err})
