@@ -141,12 +141,7 @@ func Listen(ctx context.Context, spec string, cfg *Config) (*Listener, error) {
 	case Vsock:
 		l, err = listenVsock(ep.Address, &o)
 	case FD:
-		var pc net.PacketConn
-		l, pc, err = openFD(ep.Address, &o, cfg.getenv)
-		if pc != nil {
-			pc.Close()
-			return nil, fmt.Errorf("endpoint: listen %s: %w (a datagram socket: use ListenPacket)", spec, ErrWrongKind)
-		}
+		l, _, err = openFD(ep.Address, &o, cfg.getenv, true)
 	default:
 		return nil, fmt.Errorf("endpoint: listen %s: %w", spec, ErrWrongKind)
 	}
@@ -312,12 +307,7 @@ func ListenPacket(ctx context.Context, spec string, cfg *Config) (*PacketConn, e
 	case Netlink:
 		pc, err = listenNetlink(ep.Address, &o)
 	case FD:
-		var l net.Listener
-		l, pc, err = openFD(ep.Address, &o, cfg.getenv)
-		if l != nil {
-			l.Close()
-			return nil, fmt.Errorf("endpoint: listen %s: %w (a stream socket: use Listen)", spec, ErrWrongKind)
-		}
+		_, pc, err = openFD(ep.Address, &o, cfg.getenv, false)
 	default:
 		return nil, fmt.Errorf("endpoint: listen %s: %w (stream endpoint: use Listen)", spec, ErrWrongKind)
 	}

@@ -409,6 +409,26 @@ func TestFDNumber(t *testing.T) {
 	if s.Proto() != TCP {
 		t.Errorf("proto %s", s.Proto())
 	}
+	// A datagram descriptor: Listen says ErrWrongKind and leaves it for
+	// ListenPacket.
+	ufd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(ufd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Listen(ctx, "fd://"+strconv.Itoa(ufd), nil); !errors.Is(err, ErrWrongKind) {
+		t.Fatalf("Listen on a datagram fd: %v", err)
+	}
+	pc, err := ListenPacket(ctx, "fd://"+strconv.Itoa(ufd)+"?timestamp=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if pc.Proto() != UDP {
+		t.Errorf("inherited datagram proto %s", pc.Proto())
+	}
 	// A descriptor that is not open is a clear error.
 	if _, err := Listen(ctx, "fd://1000", nil); err == nil || !strings.Contains(err.Error(), "not open") {
 		t.Errorf("fd://1000: %v", err)

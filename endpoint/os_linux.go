@@ -358,9 +358,10 @@ func (p *rawPacketConn) SyscallConn() (syscall.RawConn, error) { return p.rc, ni
 
 // openFD opens an inherited socket: fd://N, or fd://NAME looked up in
 // systemd's LISTEN_FDNAMES. It returns a listener for a listening stream
-// socket or a packet conn for a datagram socket, and takes ownership of the
-// descriptor.
-func openFD(name string, o *Options, getenv func(string) string) (net.Listener, net.PacketConn, error) {
+// socket (stream true) or a packet conn for a datagram socket, and then owns
+// the descriptor; for a socket of the other kind it returns ErrWrongKind and
+// leaves the descriptor alone.
+func openFD(name string, o *Options, getenv func(string) string, stream bool) (net.Listener, net.PacketConn, error) {
 	fd, err := activationFD(name, getenv, os.Getpid())
 	if err != nil {
 		return nil, nil, err
@@ -371,6 +372,10 @@ func openFD(name string, o *Options, getenv func(string) string) (net.Listener, 
 			return nil, nil, fmt.Errorf("fd %d is not open (was the socket passed by systemd?)", fd)
 		}
 		return nil, nil, fmt.Errorf("fd %d is not a socket: %w", fd, err)
+	}
+	if (typ == unix.SOCK_STREAM) != stream {
+		// Leave the descriptor open for the call of the right kind.
+		return nil, nil, fmt.Errorf("fd %d: %w", fd, ErrWrongKind)
 	}
 	f := os.NewFile(uintptr(fd), "fd:"+name)
 	defer f.Close() // the net package dups it

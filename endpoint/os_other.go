@@ -56,7 +56,7 @@ func dialVsock(context.Context, string, *Options) (net.Conn, error) {
 
 func listenNetlink(string, *Options) (net.PacketConn, error) { return nil, unsupported("netlink") }
 
-func openFD(string, *Options, func(string) string) (net.Listener, net.PacketConn, error) {
+func openFD(string, *Options, func(string) string, bool) (net.Listener, net.PacketConn, error) {
 	return nil, nil, unsupported("fd:// (systemd socket activation)")
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -202,7 +203,7 @@ func runListen(ctx context.Context, stdio Stdio, args []string) error {
 		if perr != nil {
 			return perr
 		}
-		return listenPacket(ctx, stdio, &o, args, pc)
+		return listenPacket(ctx, stdio, &o, args, spec, pc)
 	}
 	if err != nil {
 		return err
@@ -328,9 +329,13 @@ func listenStream(ctx context.Context, stdio Stdio, o *ncOpts, args []string, l 
 	return nil
 }
 
-func listenPacket(ctx context.Context, stdio Stdio, o *ncOpts, args []string, pc *endpoint.PacketConn) error {
+func listenPacket(ctx context.Context, stdio Stdio, o *ncOpts, args []string, spec string, pc *endpoint.PacketConn) error {
 	defer pc.Close()
-	fmt.Fprintf(stdio.Err, "switchboard listen: listening on %s://%s\n", pc.Proto(), pc.Local())
+	if strings.HasPrefix(spec, "fd:") {
+		fmt.Fprintf(stdio.Err, "switchboard listen: listening on %s (%s://%s)\n", spec, pc.Proto(), pc.Local())
+	} else {
+		fmt.Fprintf(stdio.Err, "switchboard listen: listening on %s://%s\n", pc.Proto(), pc.Local())
+	}
 	table := newNCTable()
 	var peersMu sync.Mutex
 	var peers []net.Addr // most recent last
