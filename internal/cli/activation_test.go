@@ -42,8 +42,8 @@ func TestIntegrationSocketActivation(t *testing.T) {
 	bin := buildSwitchboard(t)
 	dir := t.TempDir()
 	tests := []struct {
-		name   string
-		listen func(try int) string // the -l argument
+		name     string
+		listen   func(try int) string // the -l argument
 		spec     string
 		fdname   string
 		datagram bool
