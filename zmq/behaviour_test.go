@@ -816,3 +816,129 @@ func TestZMTP30Subscriptions(t *testing.T) {
 		mustRecv(t, ctx, sub, "abc")
 	})
 }
+
+func TestPairRefusesSecondPeer(t *testing.T) {
+	ctx := testCtx(t)
+	ev := newEvents()
+	a := newSock(t, Pair, &Config{Monitor: ev.add})
+	a.Bind("tcp://127.0.0.1:*")
+	b := newSock(t, Pair, nil)
+	b.Connect(a.LastEndpoint())
+	mustSend(t, ctx, b, "first")
+	mustRecv(t, ctx, a, "first")
+	c := newSock(t, Pair, nil)
+	c.Connect(a.LastEndpoint())
+	e := ev.wait(t, ctx, func(e Event) bool { return e.Type == EventHandshakeFailed })
+	if !errors.Is(e.Err, ErrAddrInUse) {
+		t.Fatalf("reason: %v", e.Err)
+	}
+	mustSend(t, ctx, a, "to b")
+	mustRecv(t, ctx, b, "to b")
+}
+
+func TestConnectRetries(t *testing.T) {
+	ctx := testCtx(t)
+	dead := newSock(t, Pull, nil)
+	dead.Bind("tcp://127.0.0.1:*")
+	ep := dead.LastEndpoint()
+	dead.Close()
+	ev := newEvents()
+	push := newSock(t, Push, &Config{ReconnectIvl: 5 * time.Millisecond, ReconnectIvlMax: 20 * time.Millisecond, Monitor: ev.add, Linger: -1})
+	if err := push.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	var retries []time.Duration
+	for len(retries) < 4 {
+		e := ev.wait(t, ctx, func(e Event) bool { return e.Type == EventConnectRetried })
+		ev.mu.Lock()
+		retries = retries[:0]
+		for _, e := range ev.ev {
+			if e.Type == EventConnectRetried {
+				retries = append(retries, e.Retry)
+			}
+		}
+		ev.mu.Unlock()
+		if e.Err == nil {
+			t.Fatal("retry without a reason")
+		}
+	}
+	if retries[0] != 5*time.Millisecond || retries[1] != 10*time.Millisecond || retries[3] != 20*time.Millisecond {
+		t.Fatalf("backoff: %v", retries)
+	}
+}
+
+func TestDealerDealerRouterRouter(t *testing.T) {
+	ctx := testCtx(t)
+	a, b := pairUp(t, Dealer, Dealer, "tcp://127.0.0.1:*", nil, nil)
+	mustSend(t, ctx, b, "x", "y")
+	mustRecv(t, ctx, a, "x", "y")
+	mustSend(t, ctx, a, "z")
+	mustRecv(t, ctx, b, "z")
+	r1, r2 := pairUp(t, Router, Router, "tcp://127.0.0.1:*", &Config{RoutingID: []byte("R1")}, &Config{RoutingID: []byte("R2"), ProbeRouter: true})
+	mustRecv(t, ctx, r1, "R2", "")
+	mustSend(t, ctx, r1, "R2", "hi")
+	mustRecv(t, ctx, r2, "R1", "hi")
+}
+
+func TestParseType(t *testing.T) {
+	for i, n := range typeNames {
+		got, err := ParseType(strings.ToLower(n))
+		if err != nil || got != Type(i) || got.String() != n {
+			t.Fatalf("%s: %v %v", n, got, err)
+		}
+	}
+	if _, err := ParseType("CLIENT"); !errors.Is(err, ErrConfig) {
+		t.Fatal(err)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	for _, c := range []Config{
+		{RoutingID: []byte{0, 1}},
+		{RoutingID: make([]byte, 256)},
+		{HeartbeatIvl: -1},
+		{Metadata: map[string]string{"": "x"}},
+	} {
+		if _, err := NewSocket(Pair, &c); !errors.Is(err, ErrConfig) {
+			t.Fatalf("%+v: want ErrConfig, got %v", c, err)
+		}
+	}
+	if _, err := NewSocket(Type(99), nil); !errors.Is(err, ErrConfig) {
+		t.Fatal(err)
+	}
+	in := &Config{RoutingID: []byte("id")}
+	s, err := NewSocket(Dealer, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	in.RoutingID[0] = 'X'
+	if string(s.cfg.RoutingID) != "id" || s.cfg.SendHWM != DefaultHWM || s.cfg.Linger != DefaultLinger {
+		t.Fatalf("config not copied with defaults: %+v", s.cfg)
+	}
+}
+
+func TestNotSupported(t *testing.T) {
+	ctx := testCtx(t)
+	for _, tt := range []struct {
+		typ  Type
+		send bool
+	}{{Pub, false}, {Push, false}, {Sub, true}, {Pull, true}} {
+		s := newSock(t, tt.typ, nil)
+		var err error
+		if tt.send {
+			err = s.SendString(ctx, "x")
+		} else {
+			_, err = s.Recv(ctx)
+		}
+		if !errors.Is(err, ErrNotSupported) {
+			t.Fatalf("%v: %v", tt.typ, err)
+		}
+	}
+	if err := newSock(t, Push, nil).Subscribe(nil); !errors.Is(err, ErrNotSupported) {
+		t.Fatal(err)
+	}
+	if err := newSock(t, Push, nil).Send(ctx, nil); !errors.Is(err, ErrEmptyMsg) {
+		t.Fatal(err)
+	}
+}
