@@ -40,6 +40,7 @@ function handlers(io) {
       socket.conn.close();
       setTimeout(() => { for (let i = 1; i <= n; i++) io.to(room).emit("missed", i); }, 50);
     });
+    socket.on("go", (count, payload) => { for (let i = 0; i < count; i++) io.emit("m", i, payload); });
     socket.on("ticks", (n) => { for (let i = 0; i < n; i++) socket.emit("tick", i); });
   });
   io.of("/chat").on("connection", (socket) => {
