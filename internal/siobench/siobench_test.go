@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/switchboard/switchboard/socketio"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// inProcess runs the bench handlers in this process and returns a proc
+// for it (pid: this process; "gc" handled by a goroutine).
+func inProcess(t *testing.T) *proc {
+	t.Helper()
+	srv, err := socketio.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := srv.Of("/")
+	ns.OnConnection(func(s *socketio.Socket) {
+		s.On("go", func(args []any, _ socketio.AckFunc) {
+			for i := range int(args[0].(float64)) {
+				ns.Emit("m", i, args[1])
+			}
+		})
+		s.On("echo", func(args []any, ack socketio.AckFunc) { ack(args...) })
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv}
+	served := make(chan struct{})
+	go func() { defer close(served); hs.Serve(ln) }()
+
+	pr, pw := io.Pipe()
+	lines := make(chan string, 1)
+	gcDone := make(chan struct{})
+	go func() {
+		defer close(gcDone)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			runtime.GC()
+			lines <- "gc done\n"
+		}
+	}()
+	t.Cleanup(func() {
+		pw.Close()
+		<-gcDone
+		srv.Close()
+		hs.Close()
+		<-served
+	})
+	return &proc{stdin: pw, lines: lines, addr: ln.Addr().String(), pid: os.Getpid()}
+}
+
+func TestScenarios(t *testing.T) {
+	p := inProcess(t)
+	rate, perDelivery, err := broadcast(p, 20, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rate <= 0 || perDelivery < 0 {
+		t.Errorf("broadcast: %v deliveries/s, %v per delivery", rate, perDelivery)
+	}
+	p50, p99, err := echo(p, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p50 <= 0 || p99 < p50 {
+		t.Errorf("echo: p50 %v p99 %v", p50, p99)
+	}
+	if _, err := idle(p, 50); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestProcReaders(t *testing.T) {
+	pid := os.Getpid()
+	if _, err := cpu(pid); err != nil {
+		t.Error(err)
+	}
+	r, err := rss(pid)
+	if err != nil || r <= 0 {
+		t.Errorf("rss %d %v", r, err)
+	}
+	if _, err := cpu(1 << 30); err == nil {
+		t.Error("cpu of a missing process: no error")
+	}
+}
+
+// A server that refuses the WebSocket is an error, not a hang.
+func TestDialRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.NotFoundHandler()}
+	served := make(chan struct{})
+	go func() { defer close(served); hs.Serve(ln) }()
+	defer func() { hs.Close(); <-served }()
+	_, err = dialAll(ln.Addr().String(), 3)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	t.Log(err)
+}
