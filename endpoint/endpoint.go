@@ -171,8 +171,8 @@ func Listen(ctx context.Context, spec string, cfg *Config) (*Listener, error) {
 func (l *Listener) Accept() (net.Conn, error) { return l.AcceptConn() }
 
 // AcceptConn waits for and returns the next connection. A TLS handshake
-// happens on the first Read or Write, not here, so one slow client cannot
-// hold up the others.
+// runs in the background (bounded to 10 s) and Read and Write wait for it,
+// so one slow client cannot hold up Accept.
 func (l *Listener) AcceptConn() (*Conn, error) {
 	if l.ws != nil {
 		return l.ws.accept()
@@ -411,12 +411,15 @@ func Dial(ctx context.Context, spec string, cfg *Config) (*Conn, error) {
 const tlsHandshakeTimeout = 10 * time.Second
 
 // ipNetwork picks "tcp4"/"tcp6" for IP literals so 0.0.0.0 means IPv4
-// only; names get the dual "tcp".
+// only; [::] and names get the dual-stack "tcp".
 func ipNetwork(network, hostport string) string {
 	host, _, _ := net.SplitHostPort(hostport)
 	if ip := net.ParseIP(host); ip != nil {
-		if ip.To4() != nil {
+		switch {
+		case ip.To4() != nil:
 			return network + "4"
+		case ip.IsUnspecified():
+			return network // [::] is dual-stack unless v6only=1
 		}
 		return network + "6"
 	}

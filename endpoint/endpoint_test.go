@@ -509,6 +509,12 @@ func TestSocketOptionsReadBack(t *testing.T) {
 		{"ipv6-v6only-off", "tcp://[::]:0?v6only=0", "", "listen", []check{
 			{"IPV6_V6ONLY", unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0, false},
 		}},
+		{"ipv6-wildcard-dual-stack-by-default", "tcp://[::]:0", "", "listen", []check{
+			{"IPV6_V6ONLY", unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0, false},
+		}},
+		{"ipv6-wildcard-v6only", "tcp://[::]:0?v6only=1", "", "listen", []check{
+			{"IPV6_V6ONLY", unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1, false},
+		}},
 		{"udp-options", "udp://127.0.0.1:0?timestamp=1&tos=0x10&reuseport=1", "", "packet", []check{
 			{"SO_TIMESTAMPNS", unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1, false},
 			{"IP_TOS", unix.IPPROTO_IP, unix.IP_TOS, 0x10, false},
