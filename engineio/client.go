@@ -134,6 +134,11 @@ type handshake struct {
 // the server's pings and fails with ErrPingTimeout when none came within
 // pingInterval+pingTimeout.
 //
+// Memory is bounded: one poll response or WebSocket message is at most
+// ReadLimit bytes, and reading pauses while messages not yet taken by Recv
+// hold ReadLimit bytes, so a connection holds at most about twice
+// ReadLimit of incoming data.
+//
 // All methods are safe for concurrent use. The connection owns up to four
 // goroutines (reader, writer, upgrade probe, a heartbeat timer); Close
 // stops them and waits. Call Close even after Recv returned an error.
@@ -153,6 +158,10 @@ type ClientConn struct {
 	wg     sync.WaitGroup
 	in     chan Message
 	wake   chan struct{}
+	// inBytes counts the bytes waiting in in; readers stop when they
+	// would pass ReadLimit until Recv frees room (signalled on drained).
+	inBytes atomic.Int64
+	drained chan struct{}
 	once   sync.Once
 
 	mu        sync.Mutex
@@ -214,8 +223,9 @@ func Dial(ctx context.Context, rawURL string, cfg *DialConfig) (*ClientConn, err
 		base: u,
 		tr:   tr,
 		hc:   &http.Client{Transport: tr},
-		in:   make(chan Message, clientRecvBuffer),
-		wake: make(chan struct{}, 1),
+		in:      make(chan Message, clientRecvBuffer),
+		wake:    make(chan struct{}, 1),
+		drained: make(chan struct{}, 1),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	var rest []packet.Packet
@@ -341,21 +351,54 @@ func (c *ClientConn) kick() {
 func (c *ClientConn) Recv(ctx context.Context) (Message, error) {
 	select {
 	case m := <-c.in:
-		return m, nil
+		return c.took(m), nil
 	default:
 	}
 	select {
 	case m := <-c.in:
-		return m, nil
+		return c.took(m), nil
 	case <-ctx.Done():
 		return Message{}, ctx.Err()
 	case <-c.ctx.Done():
 		select {
 		case m := <-c.in:
-			return m, nil
+			return c.took(m), nil
 		default:
 			return Message{}, c.Err()
 		}
+	}
+}
+
+func (c *ClientConn) took(m Message) Message {
+	c.inBytes.Add(-int64(len(m.Data)))
+	select {
+	case c.drained <- struct{}{}:
+	default:
+	}
+	return m
+}
+
+// deliver hands m to Recv, waiting while the messages not yet received
+// hold more than ReadLimit bytes; false when the connection ended.
+func (c *ClientConn) deliver(m Message) bool {
+	n := int64(len(m.Data))
+	for {
+		held := c.inBytes.Load()
+		if held == 0 || held+n <= c.cfg.ReadLimit {
+			break
+		}
+		select {
+		case <-c.drained:
+		case <-c.ctx.Done():
+			return false
+		}
+	}
+	c.inBytes.Add(n)
+	select {
+	case c.in <- m:
+		return true
+	case <-c.ctx.Done():
+		return false
 	}
 }
 
@@ -433,9 +476,7 @@ func (c *ClientConn) onPacket(p packet.Packet) bool {
 		c.mu.Unlock()
 		_ = c.enqueue(packet.Packet{Type: packet.Pong, Data: p.Data}, false)
 	case packet.Message:
-		select {
-		case c.in <- Message{Binary: p.Binary, Data: p.Data}:
-		case <-c.ctx.Done():
+		if !c.deliver(Message{Binary: p.Binary, Data: p.Data}) {
 			return false
 		}
 	case packet.Close:

@@ -107,12 +107,12 @@ func TestClientEchoPerTransport(t *testing.T) {
 }
 
 func TestClientHeartbeat(t *testing.T) {
-	e := newEnv(t, &Config{PingInterval: 50 * time.Millisecond, PingTimeout: 250 * time.Millisecond}, nil)
+	e := newEnv(t, &Config{PingInterval: 100 * time.Millisecond, PingTimeout: time.Second}, nil)
 	for _, tr := range clientTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			c := dialTest(t, e.ts.URL, &DialConfig{Transports: tr.transports})
 			// Survive well past pingInterval+pingTimeout by answering pings.
-			ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
 			defer cancel()
 			if _, err := c.Recv(ctx); !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("recv: %v", err)
@@ -352,5 +352,37 @@ func TestClientQueueFull(t *testing.T) {
 	}
 	if err := c.SendBatch(make([]Message, 5)); !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("batch err = %v", err)
+	}
+}
+
+// TestClientReadBound: a reader that does not keep up pauses the
+// connection instead of buffering without bound, and loses nothing.
+func TestClientReadBound(t *testing.T) {
+	const n, size = 100, 10 << 10
+	e := newEnv(t, nil, func(s *Socket) {
+		s.OnMessage(func(Message) {
+			for i := range n {
+				s.Send(Message{Data: []byte(fmt.Sprintf("%03d%s", i, strings.Repeat("x", size)))})
+			}
+		})
+	})
+	// WebSocket only: a poll response is one payload, which must fit
+	// ReadLimit as a whole.
+	for _, tr := range clientTransports[1:2] {
+		t.Run(tr.name, func(t *testing.T) {
+			c := dialTest(t, e.ts.URL, &DialConfig{Transports: tr.transports, ReadLimit: 32 << 10})
+			if err := c.Send(Message{Data: []byte("go")}); err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				m := recvTest(t, c)
+				if held := c.inBytes.Load(); held > 32<<10 {
+					t.Fatalf("%d bytes held, limit %d", held, 32<<10)
+				}
+				if want := fmt.Sprintf("%03d", i); string(m.Data[:3]) != want {
+					t.Fatalf("message %s, want %s", m.Data[:3], want)
+				}
+			}
+		})
 	}
 }

@@ -344,6 +344,10 @@ func (m *Manager) closeAll() {
 	m.mu.Unlock()
 	for _, s := range socks {
 		s.setFailed(ErrClientClosed)
+		s.mu.Lock()
+		s.closed, s.buf = true, nil
+		s.mu.Unlock()
+		s.failAcks(ErrClientClosed)
 	}
 }
 
@@ -661,6 +665,7 @@ func (s *ClientSocket) Close() error {
 	s.err = ErrClientClosed
 	s.buf = nil
 	s.mu.Unlock()
+	s.failAcks(ErrClientClosed)
 	if conn != nil {
 		if msgs, err := encodePacket(&Packet{Type: PacketDisconnect, Namespace: s.nsp}); err == nil {
 			_ = conn.SendBatch(msgs)
@@ -742,8 +747,16 @@ func (s *ClientSocket) emit(event string, args []any, a *clientAck, volatile boo
 	if err != nil {
 		return err
 	}
-	for _, h := range s.outAnys {
-		h(event, args)
+	if len(s.outAnys) > 0 {
+		outs := s.outAnys
+		s.mu.Unlock()
+		for _, h := range outs {
+			h(event, args)
+		}
+		s.mu.Lock()
+		if s.closed {
+			return ErrClientClosed
+		}
 	}
 	if s.conn != nil {
 		err := s.conn.SendBatch(msgs)
@@ -815,6 +828,17 @@ func (s *ClientSocket) emitConnectError(err error) {
 	s.mu.Unlock()
 	for _, h := range hs {
 		h(err)
+	}
+}
+
+// failAcks ends every pending EmitWithAck with err.
+func (s *ClientSocket) failAcks(err error) {
+	s.mu.Lock()
+	acks := s.acks
+	s.acks = make(map[uint64]*clientAck)
+	s.mu.Unlock()
+	for _, a := range acks {
+		a.ch <- ackResult{err: err}
 	}
 }
 
