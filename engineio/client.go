@@ -162,7 +162,7 @@ type ClientConn struct {
 	// would pass ReadLimit until Recv frees room (signalled on drained).
 	inBytes atomic.Int64
 	drained chan struct{}
-	once   sync.Once
+	once    sync.Once
 
 	mu        sync.Mutex
 	queue     []packet.Packet
@@ -219,10 +219,10 @@ func Dial(ctx context.Context, rawURL string, cfg *DialConfig) (*ClientConn, err
 		ForceAttemptHTTP2:   false,
 	}
 	c := &ClientConn{
-		cfg:  d,
-		base: u,
-		tr:   tr,
-		hc:   &http.Client{Transport: tr},
+		cfg:     d,
+		base:    u,
+		tr:      tr,
+		hc:      &http.Client{Transport: tr},
 		in:      make(chan Message, clientRecvBuffer),
 		wake:    make(chan struct{}, 1),
 		drained: make(chan struct{}, 1),
