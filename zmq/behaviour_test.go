@@ -942,3 +942,42 @@ func TestNotSupported(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPlainSecurity(t *testing.T) {
+	auth := func(u, p string) bool { return u == "admin" && p == "secret" }
+	t.Run("accepted", func(t *testing.T) {
+		ctx := testCtx(t)
+		rep, req := pairUp(t, Rep, Req, "tcp://127.0.0.1:*",
+			&Config{Plain: &PlainConfig{Server: true, Authenticate: auth}},
+			&Config{Plain: &PlainConfig{Username: "admin", Password: "secret"}})
+		mustSend(t, ctx, req, "q")
+		mustRecv(t, ctx, rep, "q")
+		mustSend(t, ctx, rep, "a")
+		mustRecv(t, ctx, req, "a")
+	})
+	t.Run("denied", func(t *testing.T) {
+		ctx := testCtx(t)
+		sev, cev := newEvents(), newEvents()
+		pairUp(t, Rep, Req, "tcp://127.0.0.1:*",
+			&Config{Plain: &PlainConfig{Server: true, Authenticate: auth}, Monitor: sev.add},
+			&Config{Plain: &PlainConfig{Username: "admin", Password: "wrong"}, Monitor: cev.add, Linger: -1})
+		e := sev.wait(t, ctx, func(e Event) bool { return e.Type == EventHandshakeFailed })
+		if !errors.Is(e.Err, zmtp.ErrAuth) {
+			t.Fatalf("server: %v", e.Err)
+		}
+		e = cev.wait(t, ctx, func(e Event) bool { return e.Type == EventHandshakeFailed })
+		var pe *zmtp.PeerError
+		if !errors.As(e.Err, &pe) || pe.Reason != "400" {
+			t.Fatalf("client: %v", e.Err)
+		}
+	})
+	t.Run("mechanism mismatch", func(t *testing.T) {
+		ctx := testCtx(t)
+		sev := newEvents()
+		pairUp(t, Pull, Push, "tcp://127.0.0.1:*", &Config{Plain: &PlainConfig{Server: true}, Monitor: sev.add}, &Config{Linger: -1})
+		e := sev.wait(t, ctx, func(e Event) bool { return e.Type == EventHandshakeFailed })
+		if !errors.Is(e.Err, zmtp.ErrMechanism) {
+			t.Fatalf("server: %v", e.Err)
+		}
+	})
+}

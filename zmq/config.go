@@ -150,12 +150,30 @@ type Config struct {
 	// (ZMQ_XPUB_WELCOME_MSG).
 	XPubWelcome []byte
 
+	// Plain, when not nil, secures every connection with the PLAIN
+	// mechanism (clear-text user name and password, rfc.zeromq.org 24)
+	// instead of NULL. Both peers must use it.
+	Plain *PlainConfig
+
 	// Logger receives debug logs. nil: silent.
 	Logger *slog.Logger
 	// Monitor, when not nil, is called with every Event. It runs
 	// synchronously on the socket's goroutines, never under a lock, and
 	// must not block; hand work to another goroutine.
 	Monitor func(Event)
+}
+
+// PlainConfig configures the PLAIN security mechanism.
+type PlainConfig struct {
+	// Server makes this socket check credentials; otherwise it is a
+	// client presenting Username and Password.
+	Server bool
+	// Username and Password are a client's credentials (at most 255
+	// bytes each).
+	Username, Password string
+	// Authenticate checks a client's credentials on a server. It runs on
+	// the connection's goroutine during the handshake. nil accepts all.
+	Authenticate func(username, password string) bool
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -210,6 +228,13 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if n.HeartbeatTTL > 6553*time.Second {
 		n.HeartbeatTTL = 6553 * time.Second
+	}
+	if n.Plain != nil {
+		pc := *n.Plain
+		n.Plain = &pc
+		if len(pc.Username) > 255 || len(pc.Password) > 255 {
+			return n, fmt.Errorf("%w: PLAIN user name or password over 255 bytes", ErrConfig)
+		}
 	}
 	if n.XPubVerboser {
 		n.XPubVerbose = true

@@ -97,7 +97,11 @@ func (s *Socket) handshake(ctx context.Context, nc net.Conn) (*zconn, error) {
 	defer stop()
 	nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	c := &zconn{s: s, nc: nc, br: bufio.NewReaderSize(nc, readBufSize), done: make(chan struct{})}
-	mech := zmtp.NewNull(s.metadata())
+	var mech zmtp.Mechanism = zmtp.NewNull(s.metadata())
+	if pc := s.cfg.Plain; pc != nil {
+		mech = &zmtp.Plain{Server: pc.Server, Username: pc.Username, Password: pc.Password,
+			Authenticate: pc.Authenticate, Metadata: s.metadata()}
+	}
 	if _, err := nc.Write(zmtp.AppendGreeting(nil, zmtp.Greeting{Mechanism: mech.Name()})); err != nil {
 		return nil, err
 	}
@@ -123,8 +127,10 @@ func (s *Socket) handshake(ctx context.Context, nc net.Conn) (*zconn, error) {
 		nc.Write(zmtp.AppendError(nil, "security mechanism mismatch"))
 		return nil, fmt.Errorf("%w: peer offers %q", zmtp.ErrMechanism, gr.Mechanism)
 	}
-	if _, err := nc.Write(mech.Start()); err != nil {
-		return nil, err
+	if start := mech.Start(); len(start) > 0 {
+		if _, err := nc.Write(start); err != nil {
+			return nil, err
+		}
 	}
 	for {
 		flags, body, err := zmtp.ReadFrame(c.br, nil, 1<<20)
@@ -139,13 +145,13 @@ func (s *Socket) handshake(ctx context.Context, nc net.Conn) (*zconn, error) {
 			return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
 		}
 		out, md, done, err := mech.Next(cmd)
+		if len(out) > 0 {
+			if _, werr := nc.Write(out); werr != nil && err == nil {
+				err = werr
+			}
+		}
 		if err != nil {
 			return nil, err
-		}
-		if len(out) > 0 {
-			if _, err := nc.Write(out); err != nil {
-				return nil, err
-			}
 		}
 		if !done {
 			continue

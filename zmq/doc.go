@@ -60,6 +60,8 @@
 // # Wire
 //
 // The ZMTP codec is in zmq/internal/zmtp: a pure codec with no goroutines
-// or clocks. Security is NULL for now; PLAIN and CURVE plug in behind
-// zmtp.Mechanism.
+// or clocks. Security is NULL by default, or PLAIN (Config.Plain,
+// rfc.zeromq.org 24); CURVE can plug in behind the same zmtp.Mechanism
+// state machine. A libzmq PLAIN server needs a ZAP handler (pyzmq's
+// ThreadAuthenticator) or it drops every client.
 package zmq

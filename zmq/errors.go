@@ -3,6 +3,22 @@ package zmq
 import (
 	"errors"
 	"net"
+
+	"github.com/switchboard/switchboard/zmq/internal/zmtp"
+)
+
+// PeerError is the reason a peer gave in a ZMTP ERROR command (during the
+// handshake, or later). Find it with errors.As in monitor events.
+type PeerError = zmtp.PeerError
+
+// Handshake errors from the wire layer, testable with errors.Is.
+var (
+	// ErrAuth: a PLAIN server refused the client's credentials.
+	ErrAuth = zmtp.ErrAuth
+	// ErrMechanism: the peer uses another security mechanism.
+	ErrMechanism = zmtp.ErrMechanism
+	// ErrVersion: the peer speaks a ZMTP older than 3.0.
+	ErrVersion = zmtp.ErrVersion
 )
 
 // Errors returned by sockets. They can be tested with errors.Is.

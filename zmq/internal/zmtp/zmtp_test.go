@@ -394,3 +394,85 @@ func BenchmarkParseCommand(b *testing.B) {
 		}
 	}
 }
+
+func TestPlain(t *testing.T) {
+	run := func(client, server *Plain) (Metadata, Metadata, error, error) {
+		var cmd Command
+		next := func(b []byte) Command {
+			_, body, err := ReadFrame(bytes.NewReader(b), nil, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := ParseCommand(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		hello := client.Start()
+		if server.Start() != nil {
+			t.Fatal("server speaks first")
+		}
+		cmd = next(hello)
+		out, _, _, serr := server.Next(cmd) // WELCOME or ERROR
+		_, _, _, cerr := client.Next(next(out))
+		if serr != nil {
+			return nil, nil, cerr, serr
+		}
+		out, _, _, _ = client.Next(next(AppendCommand(nil, CmdWelcome, nil)))
+		_ = out
+		return nil, nil, cerr, serr
+	}
+	// Exact HELLO bytes as libzmq sends them (testdata/hello.bin).
+	c := &Plain{Username: "admin", Password: "secret"}
+	if got, want := c.Start(), []byte("\x04\x13\x05HELLO\x05admin\x06secret"); !bytes.Equal(got, want) {
+		t.Fatalf("HELLO:\n- want: %q\n-  got: %q", want, got)
+	}
+	// Full exchange.
+	client := &Plain{Username: "u", Password: "p", Metadata: Metadata{{"Socket-Type", []byte("DEALER")}}}
+	server := &Plain{Server: true, Authenticate: func(u, p string) bool { return u == "u" && p == "p" }, Metadata: Metadata{{"Socket-Type", []byte("ROUTER")}}}
+	read := func(b []byte) Command {
+		_, body, err := ReadFrame(bytes.NewReader(b), nil, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd, err := ParseCommand(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	welcome, _, done, err := server.Next(read(client.Start()))
+	if err != nil || done || read(welcome).Name != CmdWelcome {
+		t.Fatalf("welcome: %v", err)
+	}
+	initiate, _, done, err := client.Next(read(welcome))
+	if err != nil || done {
+		t.Fatal(err)
+	}
+	ready, cmd, done, err := server.Next(read(initiate))
+	if v, _ := cmd.Get("Socket-Type"); err != nil || !done || string(v) != "DEALER" {
+		t.Fatalf("server done: %v %v", done, err)
+	}
+	_, smd, done, err := client.Next(read(ready))
+	if v, _ := smd.Get("Socket-Type"); err != nil || !done || string(v) != "ROUTER" {
+		t.Fatalf("client done: %v %v", done, err)
+	}
+	// Wrong password: ERROR "400" to the client, ErrAuth on the server.
+	_, _, cerr, serr := run(&Plain{Username: "u", Password: "bad"}, &Plain{Server: true, Authenticate: server.Authenticate})
+	var pe *PeerError
+	if !errors.Is(serr, ErrAuth) || !errors.As(cerr, &pe) || pe.Reason != "400" {
+		t.Fatalf("denied: %v / %v", serr, cerr)
+	}
+	// libzmq 4.3.4's malformed denial (testdata/error-plain-denied.bin)
+	// is a clean handshake failure.
+	_, body, _ := ReadFrame(bytes.NewReader([]byte("\x04\x09^RROR\x03400")), nil, -1)
+	if cmd, err := ParseCommand(body); err == nil {
+		if _, _, _, err := (&Plain{Username: "u"}).Next(cmd); err == nil {
+			t.Fatal("malformed ERROR accepted")
+		}
+	}
+	if _, _, _, err := (&Plain{Server: true}).Next(Command{Name: CmdHello, Data: []byte{5, 'a'}}); !errors.Is(err, ErrCommand) {
+		t.Fatalf("bad HELLO: %v", err)
+	}
+}
