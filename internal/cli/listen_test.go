@@ -118,6 +118,8 @@ func TestListenDialBothWays(t *testing.T) {
 		{"tcp", "tcp://127.0.0.1:0", false},
 		{"unix", "unix://" + filepath.Join(dir, "l.sock"), false},
 		{"udp", "udp://127.0.0.1:0", true},
+		{"tls", "tls://127.0.0.1:0?selfsigned=1", false},
+		{"ws", "ws://127.0.0.1:0/nc", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -153,3 +153,38 @@ func TestRelayRedialAndStats(t *testing.T) {
 		t.Fatalf("stats:\n%s", r.err.String())
 	}
 }
+
+func TestRelayDatagramToStream(t *testing.T) {
+	ncLeakCheck(t)
+	r := ncStart(t, "relay", "--no-control", "--lines", "--listen", "udp://127.0.0.1:0", "--listen", "tcp://127.0.0.1:0")
+	m := r.err.waitMatch(t, regexp.MustCompile(`A listening on udp://(\S+)\n(?:.*\n)*?.*B listening on tcp://(\S+)\n`), 10*time.Second)
+	b, err := net.Dial("tcp", m[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	u, err := net.Dial("udp", m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	br := bufio.NewReader(b)
+	// Until the relay has accepted B, datagrams to A are dropped: retry.
+	for try := 0; ; try++ {
+		u.Write([]byte("datagram\n"))
+		b.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if l, err := br.ReadString('\n'); err == nil && l == "datagram\n" {
+			break
+		}
+		if try == 50 {
+			t.Fatal("no datagram went through the relay")
+		}
+	}
+	io.WriteString(b, "reply line\n")
+	buf := make([]byte, 64)
+	u.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := u.Read(buf)
+	if err != nil || string(buf[:n]) != "reply line\n" {
+		t.Fatalf("reply datagram: %q %v", buf[:n], err)
+	}
+}
