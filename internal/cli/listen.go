@@ -285,7 +285,7 @@ func listenStream(ctx context.Context, stdio Stdio, o *ncOpts, args []string, l 
 			}
 			backoff = 5 * time.Millisecond
 			mu.Lock()
-			if len(clients) >= o.maxConns {
+			if len(clients) >= o.maxConns || ctx.Err() != nil { // full, or shutting down
 				mu.Unlock()
 				c.Close()
 				continue
