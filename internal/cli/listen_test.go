@@ -276,3 +276,25 @@ func TestStatRefreshes(t *testing.T) {
 		t.Fatalf("stat output:\n%s", s.out.String())
 	}
 }
+
+func TestListenMaxConns(t *testing.T) {
+	ncLeakCheck(t)
+	l := ncStart(t, "listen", "--no-control", "--lines", "--max-conns", "1", "tcp://127.0.0.1:0")
+	addr := strings.TrimPrefix(l.err.waitMatch(t, listeningRE, 10*time.Second)[1], "tcp://")
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	io.WriteString(first, "first\n")
+	l.out.waitMatch(t, regexp.MustCompile(`first\n`), 10*time.Second)
+	second, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	second.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := second.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("second client over --max-conns 1: %v, want EOF", err)
+	}
+}
