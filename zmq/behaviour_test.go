@@ -981,3 +981,23 @@ func TestPlainSecurity(t *testing.T) {
 		}
 	})
 }
+
+func TestUnlimitedMsgSizeHugeDeclaredFrame(t *testing.T) {
+	ctx := testCtx(t)
+	ev := newEvents()
+	pull := newSock(t, Pull, &Config{MaxMsgSize: -1, Monitor: ev.add})
+	pull.Bind("tcp://127.0.0.1:*")
+	r := dialRaw(t, pull.LastEndpoint())
+	r.handshake(t, "PUSH")
+	r.Write(zmtp.AppendFrameHeader(nil, 0, 1<<62))
+	r.Write(make([]byte, 100))
+	r.Close() // the declared body never comes: no allocation of 2^62 bytes
+	e := ev.wait(t, ctx, func(e Event) bool { return e.Type == EventDisconnected })
+	if !errors.Is(e.Err, io.ErrUnexpectedEOF) {
+		t.Fatalf("reason: %v", e.Err)
+	}
+	r2 := dialRaw(t, pull.LastEndpoint())
+	r2.handshake(t, "PUSH")
+	r2.Write([]byte{zmtp.FlagCommand | zmtp.FlagLong, 0x40, 0, 0, 0, 0, 0, 0, 0})
+	ev.wait(t, ctx, func(e Event) bool { return e.Type == EventDisconnected && errors.Is(e.Err, ErrMsgTooLarge) })
+}

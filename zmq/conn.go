@@ -2,6 +2,7 @@ package zmq
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,8 @@ const (
 	slabMax      = 1 << 10 // frames up to this size share a slab
 	frameSlab    = 1024
 	maxBatch     = 256
+	maxCommand   = 1 << 20 // commands above this need a MaxMsgSize as large
+	trustedSize  = 8 << 20 // bodies above this are read before being allocated
 )
 
 // zconn is one established ZMTP connection (tcp or ipc). Its reader runs
@@ -343,7 +346,7 @@ func (c *zconn) readLoop() error {
 		c.br.Discard(hl)
 		c.rx.Add(1)
 		if flags&zmtp.FlagCommand != 0 {
-			if size > 1<<20 && size > max {
+			if size > maxCommand && (max < 0 || size > max) {
 				return fmt.Errorf("%w: command of %d bytes", ErrMsgTooLarge, size)
 			}
 			if int64(cap(c.cmdBuf)) < size {
@@ -358,9 +361,25 @@ func (c *zconn) readLoop() error {
 			}
 			continue
 		}
-		body := c.alloc(int(size))
-		if _, err := io.ReadFull(c.br, body); err != nil {
-			return noEOF(err)
+		var body []byte
+		if size <= trustedSize {
+			body = c.alloc(int(size))
+			if _, err := io.ReadFull(c.br, body); err != nil {
+				return noEOF(err)
+			}
+		} else {
+			// Without a limit, never trust a large declared size: grow
+			// the body as the bytes arrive.
+			var bb bytes.Buffer
+			bb.Grow(trustedSize)
+			n, err := bb.ReadFrom(io.LimitReader(c.br, size))
+			if err != nil {
+				return err
+			}
+			if n < size {
+				return io.ErrUnexpectedEOF
+			}
+			body = bb.Bytes()
 		}
 		c.frames = append(c.frames, body)
 		msgSize += size

@@ -313,6 +313,7 @@ func FuzzCommand(f *testing.F) {
 	f.Add(AppendReady(nil, Metadata{{"Socket-Type", []byte("PUB")}, {"Identity", nil}})[2:])
 	f.Add(AppendPing(nil, 10, []byte("x"))[2:])
 	f.Add(AppendError(nil, "bad")[2:])
+	f.Add((&Plain{Username: "admin", Password: "secret"}).Start()[2:])
 	f.Fuzz(func(t *testing.T, body []byte) {
 		cmd, err := ParseCommand(body)
 		if err != nil {
@@ -336,6 +337,13 @@ func FuzzCommand(f *testing.F) {
 			ParsePing(cmd.Data)
 		case CmdError:
 			ParseError(cmd.Data)
+		case CmdHello:
+			if u, p, err := parseHello(cmd.Data); err == nil {
+				hello := (&Plain{Username: u, Password: p}).Start()
+				if !bytes.Equal(hello[len(hello)-len(cmd.Data):], cmd.Data) {
+					t.Fatalf("HELLO round trip")
+				}
+			}
 		}
 	})
 }
