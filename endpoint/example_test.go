@@ -62,3 +62,33 @@ func ExampleListen() {
 	fmt.Println(string(b), c.Proto(), c.Stats().BytesIn)
 	// Output: hello tcp 5
 }
+
+// Options come from the address and from a typed Config; the address wins.
+func ExampleDial() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cfg := &endpoint.Config{Options: endpoint.Options{NoDelay: true, KeepAlive: 30 * time.Second}}
+	c, err := endpoint.Dial(ctx, "tcp://127.0.0.1:7000?source=127.0.0.1:0&tos=0x10", cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	fmt.Println(c.Local(), "->", c.Remote())
+}
+
+// A multicast group is joined on the interface given, on a bound UDP socket.
+func ExampleListenPacket() {
+	ctx := context.Background()
+	pc, err := endpoint.ListenPacket(ctx, "udp://239.1.2.3:7000?iface=eth0&timestamp=1", nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer pc.Close()
+	buf := make([]byte, 1500)
+	n, from, ts, err := pc.ReadMsg(buf)
+	if err == nil {
+		fmt.Println(from, ts, string(buf[:n]))
+	}
+}

@@ -1,6 +1,7 @@
 package monitor_test
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -15,4 +16,29 @@ func ExampleNewSnapshot() {
 	})
 	fmt.Println(s.Totals.Conns, s.Totals.BytesIn, s.Conns[0].Age)
 	// Output: 1 12 3
+}
+
+// A process serves its connections on its control socket; `switchboard
+// stat` (or Fetch) reads them.
+func ExampleServe() {
+	ctx := context.Background()
+	started := time.Now()
+	srv, err := monitor.Serve(ctx, monitor.ServerConfig{
+		Process: monitor.Self("myapp", nil, started),
+		Source: monitor.SourceFunc(func() []monitor.Conn {
+			return []monitor.Conn{{ID: "1", Proto: "tcp", Local: "127.0.0.1:7000", State: "listen", Since: started}}
+		}),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	paths, _ := monitor.Discover("")
+	for _, p := range paths {
+		s, err := monitor.Fetch(ctx, p)
+		if err == nil {
+			fmt.Println(s.Process.Command, s.Totals.Conns)
+		}
+	}
 }
