@@ -106,9 +106,9 @@ func TestRunGoServer(t *testing.T) {
 	runModes(t, url+"/bench", []string{"websocket"})
 }
 
-// TestRunNodeServer runs the generator against the official socket.io 4.8
-// server (interop/node/client/server.js).
-func TestRunNodeServer(t *testing.T) {
+// nodeServer starts interop/node/client/server.js (the official socket.io
+// 4.8 server) and returns its plain server's URL.
+func nodeServer(t testing.TB) string {
 	node, dir := testutil.Node(t)
 	cmd := exec.Command(node, filepath.Join("client", "server.js"))
 	cmd.Dir = dir
@@ -128,7 +128,7 @@ func TestRunNodeServer(t *testing.T) {
 		io.Copy(io.Discard, stdout)
 		cmd.Wait()
 	}()
-	defer func() { stdin.Close(); <-done }()
+	t.Cleanup(func() { stdin.Close(); <-done })
 	var ports struct{ Plain int }
 	select {
 	case l := <-line:
@@ -139,7 +139,40 @@ func TestRunNodeServer(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatal("node did not start")
 	}
-	runModes(t, fmt.Sprintf("http://127.0.0.1:%d", ports.Plain), []string{"websocket", "polling"})
+	return fmt.Sprintf("http://127.0.0.1:%d", ports.Plain)
+}
+
+// TestRunNodeServer runs the generator against the official socket.io 4.8
+// server.
+func TestRunNodeServer(t *testing.T) {
+	runModes(t, nodeServer(t), []string{"websocket", "polling"})
+}
+
+// BenchmarkGeneratorOnNodeServer runs the generator for 2 s per mode with
+// 100 WebSocket clients against the official socket.io 4.8 server (in its
+// own process) and reports what it measured next to its own cost:
+// deliveries/s, gen-cpu-us/delivery and gen-cores (the generator's CPU
+// over wall time; well under the machine's cores means the generator is
+// not the bottleneck). Run with -benchtime 1x.
+func BenchmarkGeneratorOnNodeServer(b *testing.B) {
+	url := nodeServer(b)
+	for _, mode := range []string{ModeBroadcast, ModeEcho} {
+		b.Run(mode, func(b *testing.B) {
+			for range b.N {
+				res, err := Run(context.Background(), Config{URL: url, Clients: 100, Mode: mode, Duration: 2 * time.Second})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(res.DeliveriesPerSec(), "deliveries/s")
+				b.ReportMetric(us(res.CPUPerDelivery()), "gen-cpu-us/delivery")
+				b.ReportMetric(res.CPU.Seconds()/res.Elapsed.Seconds(), "gen-cores")
+				if mode == ModeEcho {
+					b.ReportMetric(us(res.RTTp50), "rtt-p50-us")
+					b.ReportMetric(us(res.RTTp99), "rtt-p99-us")
+				}
+			}
+		})
+	}
 }
 
 func TestConfigErrors(t *testing.T) {
