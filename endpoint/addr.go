@@ -134,7 +134,12 @@ func Parse(s string) (Endpoint, error) {
 		if err != nil {
 			return e, &AddrError{Spec: s, Reason: "bad port " + strconv.Quote(port)}
 		}
-		e.Address = net.JoinHostPort(strings.ToLower(host), strconv.Itoa(int(p)))
+		if h, zone, ok := strings.Cut(host, "%"); ok {
+			host = strings.ToLower(h) + "%" + zone // zones are interface names: keep their case
+		} else {
+			host = strings.ToLower(host)
+		}
+		e.Address = net.JoinHostPort(host, strconv.Itoa(int(p)))
 	case Unix, Unixgram:
 		if transport == Unixgram && wrap != "" {
 			return e, &AddrError{Spec: s, Reason: wrap + " needs a stream transport, not unixgram"}

@@ -24,6 +24,7 @@ func TestParse(t *testing.T) {
 		{"tcp://[::1]:7000", TCP, "", "[::1]:7000", "", ""},
 		{"tcp://Example.COM:80", TCP, "", "example.com:80", "", "tcp://example.com:80"},
 		{"tcp://:7000", TCP, "", ":7000", "", ""},
+		{"tcp://[FE80::1%Eth0]:80", TCP, "", "[fe80::1%Eth0]:80", "", "tcp://[fe80::1%Eth0]:80"},
 		{"unix:///run/sb.sock", Unix, "", "/run/sb.sock", "", ""},
 		{"unix://@name", Unix, "", "@name", "", ""},
 		{"ipc:///tmp/z.ipc", Unix, "", "/tmp/z.ipc", "", "unix:///tmp/z.ipc"},
