@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -23,8 +24,16 @@ type Config struct {
 	// TLS, when set, is used for tls:// and wss:// endpoints instead of the
 	// cert, key and ca files. It is cloned, never modified.
 	TLS *tls.Config
-	// Logger receives debug records (bind, accept). nil: silent.
+	// Logger receives debug records (bind, accept, refuse). nil: silent.
 	Logger *slog.Logger
+	// Admit, when set, is asked about every accepted connection before
+	// Accept returns it; an error refuses it (the connection is closed and
+	// counted in Listener.Refused). It runs on the accepting goroutine.
+	Admit func(local, remote net.Addr) error
+	// MaxConns bounds the connections of a Listener that are open at once;
+	// more are closed on arrival and counted in Listener.Refused. Zero: no
+	// bound.
+	MaxConns int
 
 	getenv func(string) string // test seam for fd://; nil = os.Getenv
 }
@@ -93,14 +102,19 @@ func controlFunc(o *Options, listen bool, after func(fd int) error) func(network
 // net.Listener; Accept returns *Conn values. Accept may be called from
 // several goroutines; Close unblocks them. The caller must Close it.
 type Listener struct {
-	l     net.Listener
-	ep    Endpoint
-	opts  Options
-	tls   *tls.Config
-	addr  string
-	ws    *wsListener
-	close sync.Once
-	cerr  error
+	l       net.Listener
+	ep      Endpoint
+	opts    Options
+	tls     *tls.Config
+	addr    string
+	ws      *wsListener
+	admit   func(local, remote net.Addr) error
+	max     int
+	log     *slog.Logger
+	open    atomic.Int64
+	refused atomic.Uint64
+	close   sync.Once
+	cerr    error
 }
 
 var _ net.Listener = (*Listener)(nil)
@@ -159,7 +173,7 @@ func Listen(ctx context.Context, spec string, cfg *Config) (*Listener, error) {
 			return nil, err
 		}
 	}
-	ln := &Listener{l: l, ep: ep, opts: o, tls: tc, addr: addrText(l.Addr())}
+	ln := &Listener{l: l, ep: ep, opts: o, tls: tc, addr: addrText(l.Addr()), admit: cfg.Admit, max: cfg.MaxConns, log: cfg.Logger}
 	if ep.Wrap == WrapWS || ep.Wrap == WrapWSS {
 		ln.ws = newWSListener(l, ep.Path, tc, cfg.Logger)
 	}
@@ -174,6 +188,48 @@ func (l *Listener) Accept() (net.Conn, error) { return l.AcceptConn() }
 // runs in the background (bounded to 10 s) and Read and Write wait for it,
 // so one slow client cannot hold up Accept.
 func (l *Listener) AcceptConn() (*Conn, error) {
+	for {
+		c, err := l.acceptOne()
+		if err != nil {
+			return nil, err
+		}
+		if reason := l.check(c); reason != nil {
+			l.refused.Add(1)
+			l.log.Debug("refuse", "listener", l.addr, "remote", c.Remote(), "err", reason)
+			c.Close()
+			continue
+		}
+		if l.max > 0 {
+			c.onClose = func() { l.open.Add(-1) }
+		}
+		l.log.Debug("accept", "listener", l.addr, "remote", c.Remote())
+		return c, nil
+	}
+}
+
+// check applies MaxConns and Admit; it counts c as open when it passes.
+func (l *Listener) check(c *Conn) error {
+	if l.admit != nil {
+		if err := l.admit(c.LocalAddr(), c.RemoteAddr()); err != nil {
+			return err
+		}
+	}
+	if l.max > 0 {
+		if l.open.Add(1) > int64(l.max) {
+			l.open.Add(-1)
+			return ErrTooManyConns
+		}
+	}
+	return nil
+}
+
+// ErrTooManyConns is the reason a connection above Config.MaxConns is refused.
+var ErrTooManyConns = errors.New("endpoint: too many connections")
+
+// Refused returns how many connections Admit or MaxConns refused.
+func (l *Listener) Refused() uint64 { return l.refused.Load() }
+
+func (l *Listener) acceptOne() (*Conn, error) {
 	if l.ws != nil {
 		return l.ws.accept()
 	}

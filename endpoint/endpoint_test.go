@@ -697,3 +697,73 @@ func TestMulticastLoopback(t *testing.T) {
 		})
 	}
 }
+
+func TestAdmitAndMaxConns(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := &Config{MaxConns: 1, Admit: func(local, remote net.Addr) error {
+		if remote.(*net.TCPAddr).Port%2 == 1 {
+			return errors.New("odd ports refused")
+		}
+		return nil
+	}}
+	l, err := Listen(ctx, "tcp://127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan *Conn, 4)
+	go func() {
+		for {
+			c, err := l.AcceptConn()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	dial := func(port int) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}}
+		c, err := d.DialContext(ctx, "tcp", l.Local())
+		if err != nil {
+			t.Skipf("cannot bind source port %d: %v", port, err)
+		}
+		return c
+	}
+	eofWithin := func(c net.Conn) bool {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err := c.Read(make([]byte, 1))
+		return errors.Is(err, io.EOF)
+	}
+	base := 30000 + os.Getpid()%10000*2
+	odd := dial(base + 1)
+	defer odd.Close()
+	if !eofWithin(odd) {
+		t.Fatal("odd port was not refused")
+	}
+	even := dial(base + 2)
+	defer even.Close()
+	first := <-accepted
+	second := dial(base + 4)
+	defer second.Close()
+	if !eofWithin(second) {
+		t.Fatal("connection above MaxConns was not refused")
+	}
+	if l.Refused() != 2 {
+		t.Fatalf("Refused() = %d, want 2", l.Refused())
+	}
+	first.Close() // frees the slot
+	third := dial(base + 6)
+	defer third.Close()
+	select {
+	case c := <-accepted:
+		c.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("no slot after a close")
+	}
+	l.Close()
+	for c := range accepted {
+		c.Close()
+	}
+}
