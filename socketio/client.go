@@ -103,6 +103,13 @@ func (c *ClientConfig) withDefaults() (ClientConfig, error) {
 	}
 	e.Path = d.Path
 	d.Engine = &e
+	if d.MaxBuffered == 0 {
+		d.MaxBuffered = DefaultMaxBuffered
+	}
+	if e.MaxQueuedPackets == 0 && d.MaxBuffered > 0 {
+		// room to flush a full buffer of packets with attachments
+		e.MaxQueuedPackets = max(engineio.DefaultClientMaxQueued, 4*d.MaxBuffered)
+	}
 	if d.ReconnectDelay == 0 {
 		d.ReconnectDelay = DefaultReconnectDelay
 	}
@@ -117,9 +124,6 @@ func (c *ClientConfig) withDefaults() (ClientConfig, error) {
 	}
 	if d.Timeout == 0 {
 		d.Timeout = DefaultConnectTimeout
-	}
-	if d.MaxBuffered == 0 {
-		d.MaxBuffered = DefaultMaxBuffered
 	}
 	if d.ReconnectAttempts < 0 || d.ReconnectDelay < 0 || d.ReconnectDelayMax < 0 || d.Timeout < 0 ||
 		d.MaxBuffered < 0 || d.MaxAttachments < 0 || d.MaxAttachmentBytes < 0 || d.RandomizationFactor > 1 {
@@ -457,6 +461,9 @@ type buffered struct {
 // Emits made while disconnected are buffered (at most
 // ClientConfig.MaxBuffered, then ErrBufferFull) and sent in order as soon
 // as the socket is connected again; volatile emits are dropped instead.
+// Delivery is at most once: packets already handed to a connection that
+// then fails are not sent again (their EmitWithAck fails with
+// ErrDisconnected), as with socket.io-client without retries.
 type ClientSocket struct {
 	m   *Manager
 	nsp string

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -463,11 +464,31 @@ func clRestart(t *testing.T, p *clPeer, transports []string) {
 			t.Fatal(err)
 		}
 	}
-	if s.Buffered() != 7 {
+	// An emit with ack made while disconnected waits for the connection.
+	acked := make(chan []any, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		res, err := s.EmitWithAck(ctx, "echo", "queued")
+		if err != nil {
+			res = []any{err.Error()}
+		}
+		acked <- res
+	}()
+	for range 1000 {
+		if s.Buffered() == 8 {
+			break
+		}
+		runtime.Gosched()
+	}
+	if s.Buffered() != 8 {
 		t.Fatalf("buffered %d", s.Buffered())
 	}
 	p.start()
 	clWait(t, ups, "reconnect")
+	if res := clWait(t, acked, "queued ack"); !reflect.DeepEqual(res, []any{"queued"}) {
+		t.Fatalf("queued ack: %v", res)
+	}
 	got := clAck(t, s, "getLog")
 	if want := []any{4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0}; !reflect.DeepEqual(got[0], want) {
 		t.Fatalf("log after restart %v, want %v", got[0], want)
