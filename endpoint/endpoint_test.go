@@ -221,7 +221,9 @@ func writeCert(t testing.TB, dir, name string) (cert, key string) {
 func TestNetConn(t *testing.T) {
 	for _, spec := range []string{"tcp://127.0.0.1:0", "unix://@switchboard-nettest-" + strconv.Itoa(os.Getpid())} {
 		// Not TLS: crypto/tls makes a timed-out Write permanent, which
-		// nettest's timeout tests reject by design.
+		// nettest's timeout tests reject by design. Not ws: a timed-out
+		// WebSocket read closes the connection (coder/websocket).
+
 		t.Run(strings.SplitN(spec, ":", 2)[0], func(t *testing.T) {
 			nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -766,4 +768,15 @@ func TestAdmitAndMaxConns(t *testing.T) {
 	for c := range accepted {
 		c.Close()
 	}
+}
+
+func TestWSConnOutlivesListener(t *testing.T) {
+	l, s, c := pair(t, "ws://127.0.0.1:0/x", "", nil)
+	l.Close()
+	echoCheck(t, c, s)
+	echoCheck(t, s, c)
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	c.Close()
+	<-done
 }

@@ -68,7 +68,8 @@ func (w *wsListener) handle(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	nc := websocket.NetConn(w.ctx, ws, websocket.MessageBinary)
+	// Accepted connections outlive the listener, as TCP ones do.
+	nc := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
 	ws.SetReadLimit(MaxWSMessage)
 	raw, _ := r.Context().Value(rawConnKey{}).(net.Conn)
 	proto := WrapWS
