@@ -90,6 +90,7 @@ func Serve(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/snapshot", Handler(cfg.Process, cfg.Source))
+	mux.Handle("/metrics", PrometheusHandler(cfg.Process, cfg.Source))
 	s := &Server{path: path, ln: ln, served: make(chan struct{}), srv: &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

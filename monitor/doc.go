@@ -8,12 +8,14 @@
 // Entry points:
 //
 //   - NewSnapshot builds a Snapshot from conns and computes the totals.
-//   - Handler serves a Source as JSON over HTTP.
+//   - Handler serves a Source as JSON over HTTP; PrometheusHandler and
+//     Snapshot.WritePrometheus in the Prometheus text format.
 //   - Serve starts the control socket of this process; Fetch reads one;
 //     Discover lists the control sockets of this user's processes.
 //
 // The control socket speaks HTTP/1.1: GET /snapshot returns the Snapshot as
-// JSON, so `curl --unix-socket PATH http://x/snapshot` works too.
+// JSON and GET /metrics the Prometheus text format, so
+// `curl --unix-socket PATH http://x/snapshot` works too.
 //
 // The examples are the best way to understand how to use this package.
 package monitor
