@@ -814,7 +814,9 @@ func (s *ClientSocket) sendConnect(conn *engineio.ClientConn) {
 	s.mu.Lock()
 	if s.pid != "" {
 		data["pid"] = s.pid
-		data["offset"] = s.offset
+		if s.offset != "" {
+			data["offset"] = s.offset
+		}
 	}
 	s.mu.Unlock()
 	var d any
