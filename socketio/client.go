@@ -177,6 +177,7 @@ type Manager struct {
 	sockets map[string]*ClientSocket
 	conn    *engineio.ClientConn
 	failed  error
+	final   error // why the Manager stopped: ErrClientClosed or ErrReconnectFailed
 
 	reconnects, badPackets atomic.Uint64
 }
@@ -335,6 +336,7 @@ func (m *Manager) giveUp() {
 	if m.failed == nil {
 		err = ErrReconnectFailed
 	}
+	m.final = err
 	socks := m.allSockets()
 	m.mu.Unlock()
 	for _, s := range socks {
@@ -344,10 +346,14 @@ func (m *Manager) giveUp() {
 
 func (m *Manager) closeAll() {
 	m.mu.Lock()
+	if m.final == nil {
+		m.final = ErrClientClosed
+	}
 	socks := m.allSockets()
+	final := m.final
 	m.mu.Unlock()
 	for _, s := range socks {
-		s.setFailed(ErrClientClosed)
+		s.setFailed(final)
 		s.mu.Lock()
 		s.closed, s.buf = true, nil
 		s.mu.Unlock()
@@ -617,6 +623,14 @@ func (s *ClientSocket) OnConnectError(fn func(err error)) {
 // the socket goes on trying in the background; Close stops it.
 func (s *ClientSocket) Connect(ctx context.Context) error {
 	m := s.m
+	select {
+	case <-m.done:
+		m.mu.Lock()
+		err := m.final
+		m.mu.Unlock()
+		return err
+	default:
+	}
 	m.mu.Lock()
 	s.mu.Lock()
 	if s.closed {
@@ -647,6 +661,11 @@ func (s *ClientSocket) Connect(ctx context.Context) error {
 		}
 		select {
 		case <-ch:
+		case <-m.done:
+			m.mu.Lock()
+			err := m.final
+			m.mu.Unlock()
+			return err
 		case <-ctx.Done():
 			return fmt.Errorf("socketio: connect: %w", ctx.Err())
 		}

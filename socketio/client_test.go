@@ -570,6 +570,14 @@ func TestClientSeveralURLsAndGiveUp(t *testing.T) {
 	if err := m2.Socket("/", nil).Connect(clCtx(t)); !errors.Is(err, ErrReconnectFailed) {
 		t.Fatalf("err = %v", err)
 	}
+	// A socket asked for after the Manager gave up fails at once.
+	if err := m2.Socket("/late", nil).Connect(clCtx(t)); !errors.Is(err, ErrReconnectFailed) {
+		t.Fatalf("late socket: %v", err)
+	}
+	m2.Close()
+	if err := m2.Socket("/", nil).Emit("x"); !errors.Is(err, ErrClientClosed) {
+		t.Fatalf("emit after close: %v", err)
+	}
 }
 
 func TestBackoff(t *testing.T) {
