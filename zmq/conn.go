@@ -27,6 +27,7 @@ const (
 	slabMax      = 1 << 10 // frames up to this size share a slab
 	frameSlab    = 1024
 	maxBatch     = 256
+	zeroCopySize = 16 << 10 // frames from this size are written without a copy
 	maxCommand   = 1 << 20 // commands above this need a MaxMsgSize as large
 	trustedSize  = 8 << 20 // bodies above this are read before being allocated
 )
@@ -60,6 +61,7 @@ type zconn struct {
 	cmdBuf []byte
 	// writer-owned
 	scratch []byte
+	bufs    net.Buffers
 }
 
 func (c *zconn) close(err error) {
@@ -589,6 +591,21 @@ func (c *zconn) writeMsg(om *outMsg) (int, error) {
 				buf = zmtp.AppendFrameHeader(buf, flags, len(f))
 				buf = append(buf, f...)
 				c.bw.Write(buf)
+			} else if len(f) >= zeroCopySize {
+				// Large frame: flush what is buffered, then hand header
+				// and body to the kernel in one writev, without a copy.
+				if err := c.bw.Flush(); err != nil {
+					return total, err
+				}
+				c.scratch = zmtp.AppendFrameHeader(c.scratch[:0], flags, len(f))
+				c.bufs = append(c.bufs[:0], c.scratch, f)
+				keep := c.bufs
+				_, err := c.bufs.WriteTo(c.nc) // consumes c.bufs
+				clear(keep)
+				c.bufs = keep[:0]
+				if err != nil {
+					return total, err
+				}
 			} else {
 				c.scratch = zmtp.AppendFrameHeader(c.scratch[:0], flags, len(f))
 				if _, err := c.bw.Write(c.scratch); err != nil {

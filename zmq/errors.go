@@ -63,6 +63,11 @@ var (
 
 type closedError struct{}
 
-func (closedError) Error() string        { return "zmq: socket closed" }
-func (closedError) Unwrap() error        { return net.ErrClosed }
+// Error returns "zmq: socket closed".
+func (closedError) Error() string { return "zmq: socket closed" }
+
+// Unwrap returns net.ErrClosed.
+func (closedError) Unwrap() error { return net.ErrClosed }
+
+// Is matches net.ErrClosed.
 func (closedError) Is(target error) bool { return target == net.ErrClosed }

@@ -16,6 +16,7 @@ var (
 // PeerError is the reason a peer gave in an ERROR command.
 type PeerError struct{ Reason string }
 
+// Error returns the reason with the package prefix.
 func (e *PeerError) Error() string { return "zmtp: peer error: " + e.Reason }
 
 // Mechanism runs the security handshake that follows the greeting, as a
