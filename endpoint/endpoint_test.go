@@ -703,8 +703,8 @@ func TestMulticastLoopback(t *testing.T) {
 func TestAdmitAndMaxConns(t *testing.T) {
 	ctx := testCtx(t)
 	cfg := &Config{MaxConns: 1, Admit: func(local, remote net.Addr) error {
-		if remote.(*net.TCPAddr).Port%2 == 1 {
-			return errors.New("odd ports refused")
+		if remote.(*net.TCPAddr).IP.Equal(net.IPv4(127, 0, 0, 2)) {
+			return errors.New("127.0.0.2 refused")
 		}
 		return nil
 	}}
@@ -724,12 +724,11 @@ func TestAdmitAndMaxConns(t *testing.T) {
 			accepted <- c
 		}
 	}()
-	dial := func(port int) net.Conn {
+	dial := func(from string) net.Conn {
 		t.Helper()
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}}
-		c, err := d.DialContext(ctx, "tcp", l.Local())
+		c, err := Dial(ctx, "tcp://"+l.Local()+"?source="+from+":0", nil)
 		if err != nil {
-			t.Skipf("cannot bind source port %d: %v", port, err)
+			t.Fatal(err)
 		}
 		return c
 	}
@@ -738,16 +737,15 @@ func TestAdmitAndMaxConns(t *testing.T) {
 		_, err := c.Read(make([]byte, 1))
 		return errors.Is(err, io.EOF)
 	}
-	base := 30000 + os.Getpid()%10000*2
-	odd := dial(base + 1)
-	defer odd.Close()
-	if !eofWithin(odd) {
-		t.Fatal("odd port was not refused")
+	refusedIP := dial("127.0.0.2")
+	defer refusedIP.Close()
+	if !eofWithin(refusedIP) {
+		t.Fatal("127.0.0.2 was not refused")
 	}
-	even := dial(base + 2)
-	defer even.Close()
+	ok := dial("127.0.0.1")
+	defer ok.Close()
 	first := <-accepted
-	second := dial(base + 4)
+	second := dial("127.0.0.1")
 	defer second.Close()
 	if !eofWithin(second) {
 		t.Fatal("connection above MaxConns was not refused")
@@ -756,7 +754,7 @@ func TestAdmitAndMaxConns(t *testing.T) {
 		t.Fatalf("Refused() = %d, want 2", l.Refused())
 	}
 	first.Close() // frees the slot
-	third := dial(base + 6)
+	third := dial("127.0.0.1")
 	defer third.Close()
 	select {
 	case c := <-accepted:
