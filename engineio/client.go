@@ -134,6 +134,9 @@ type handshake struct {
 // the server's pings and fails with ErrPingTimeout when none came within
 // pingInterval+pingTimeout.
 //
+// Someone must call Recv: while nobody takes the incoming messages,
+// reading pauses (the server then sees missing pongs and closes).
+//
 // Memory is bounded: one poll response or WebSocket message is at most
 // ReadLimit bytes, and reading pauses while messages not yet taken by Recv
 // hold ReadLimit bytes, so a connection holds at most about twice

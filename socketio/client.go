@@ -64,7 +64,9 @@ type ClientConfig struct {
 	// URLs are more server addresses, tried in turn after the one given
 	// when a connection attempt fails.
 	URLs []string
-	// NoReconnect turns automatic reconnection off.
+	// NoReconnect turns automatic reconnection off: the Manager stops at
+	// the first failed attempt or lost connection (make a new one to
+	// connect again).
 	NoReconnect bool
 	// ReconnectAttempts bounds consecutive failed attempts before giving
 	// up; 0 means no limit.

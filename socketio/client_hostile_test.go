@@ -1,6 +1,8 @@
 package socketio
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +23,10 @@ type hostileSIO struct {
 func (h *hostileSIO) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("sid") == "" {
 		n := h.handshakes.Add(1)
+		if h.mode == "silentHandshake" {
+			<-r.Context().Done()
+			return
+		}
 		iv := 5000
 		if h.mode == "silent" {
 			iv = 50
@@ -106,5 +112,28 @@ func TestClientHostileServer(t *testing.T) {
 				t.Fatalf("stats %+v", m.Stats())
 			}
 		})
+	}
+}
+
+// TestClientConnectTimeout: a server that never answers the handshake
+// costs each attempt ClientConfig.Timeout, then the Manager gives up.
+func TestClientConnectTimeout(t *testing.T) {
+	h := &hostileSIO{mode: "silentHandshake", hit: make(chan struct{}, 1)}
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	cfg := clConfig(nil)
+	cfg.Timeout = 100 * time.Millisecond
+	cfg.ReconnectAttempts = 1
+	m, err := NewManager(ts.URL, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	err = m.Socket("/", nil).Connect(clCtx(t))
+	if !errors.Is(err, ErrReconnectFailed) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := h.handshakes.Load(); n != 2 {
+		t.Fatalf("%d attempts, want 2", n)
 	}
 }
