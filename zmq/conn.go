@@ -28,8 +28,8 @@ const (
 	frameSlab    = 1024
 	maxBatch     = 256
 	zeroCopySize = 16 << 10 // frames from this size are written without a copy
-	maxCommand   = 1 << 20 // commands above this need a MaxMsgSize as large
-	trustedSize  = 8 << 20 // bodies above this are read before being allocated
+	maxCommand   = 1 << 20  // commands above this need a MaxMsgSize as large
+	trustedSize  = 8 << 20  // bodies above this are read before being allocated
 )
 
 // zconn is one established ZMTP connection (tcp or ipc). Its reader runs
