@@ -329,6 +329,24 @@ func clBasic(t *testing.T, p *clPeer, transports []string, final string) {
 	if root[2] != final || s.Manager().Transport() != final {
 		t.Fatalf("transport %v / %s, want %s", root[2], s.Manager().Transport(), final)
 	}
+	// Volatile emits go out while connected; outgoing listeners see emits.
+	clAck(t, s, "getLog")
+	outs := make(chan string, 4)
+	s.OnAnyOutgoing(func(event string, _ []any) {
+		select {
+		case outs <- event:
+		default:
+		}
+	})
+	if err := s.EmitVolatile("record", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if got := clAck(t, s, "getLog"); !reflect.DeepEqual(got[0], []any{"v"}) {
+		t.Fatalf("volatile: log %v", got)
+	}
+	if e := clWait(t, outs, "outgoing"); e != "record" {
+		t.Fatalf("OnAnyOutgoing saw %q", e)
+	}
 	if err := chat.Close(); err != nil {
 		t.Fatal(err)
 	}
