@@ -23,6 +23,8 @@ type conn struct {
 	r   *bufio.Reader
 	wmu sync.Mutex
 	buf []byte // payload of the last message read
+
+	ackID int // last acknowledgement id used by echo
 }
 
 var errProtocol = errors.New("siobench: unexpected WebSocket data")

@@ -65,19 +65,26 @@ func inProcess(t *testing.T) *proc {
 
 func TestScenarios(t *testing.T) {
 	p := inProcess(t)
-	rate, perDelivery, err := broadcast(p, 20, 200*time.Millisecond)
+	b, err := newBroadcaster(p, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rate, perDelivery, err := b.measure(100 * time.Millisecond)
+	b.close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rate <= 0 || perDelivery < 0 {
 		t.Errorf("broadcast: %v deliveries/s, %v per delivery", rate, perDelivery)
 	}
-	p50, p99, err := echo(p, 200)
+	cs, err := dialAll(p.addr, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p50 <= 0 || p99 < p50 {
-		t.Errorf("echo: p50 %v p99 %v", p50, p99)
+	rtts, err := echo(cs[0], 100)
+	cs[0].Close()
+	if err != nil || len(rtts) != 100 {
+		t.Fatalf("echo: %d round trips, %v", len(rtts), err)
 	}
 	if _, err := idle(p, 50); err != nil {
 		t.Fatal(err)
