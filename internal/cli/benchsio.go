@@ -11,7 +11,8 @@ import (
 const benchSIOUsage = `sio URL [flags]
 
 A Socket.IO load generator: --clients clients on switchboard's Engine.IO
-client with a lean Socket.IO layer, against the server at URL
+client with a lean Socket.IO layer (or, with --client full, the complete
+Go Socket.IO client), against the server at URL
 (http://host:port[/namespace]). Modes follow the benchmark servers'
 convention (interop/node/sio/bench-server.js):
   broadcast  one client sends "go" (ROUND, payload); the server emits ROUND
@@ -35,6 +36,7 @@ func runBenchSIO(ctx context.Context, stdio Stdio, args []string) error {
 	fs.IntVar(&cfg.Round, "round", 100, "events asked per \"go\" in broadcast mode")
 	fs.StringVar(&cfg.Path, "path", "/socket.io/", "the server's Socket.IO path")
 	fs.IntVar(&cfg.ConnectConcurrency, "connect-concurrency", 64, "simultaneous connection attempts")
+	kind := fs.String("client", "lean", "lean (prefix matching on the Engine.IO client) or full (the complete Go Socket.IO client)")
 	// Flags may come before or after URL.
 	var pos []string
 	for {
@@ -48,6 +50,15 @@ func runBenchSIO(ctx context.Context, stdio Stdio, args []string) error {
 		args = fs.Args()[1:]
 	}
 	if len(pos) != 1 {
+		fs.Usage()
+		return ErrUsage
+	}
+	switch *kind {
+	case "lean":
+	case "full":
+		cfg.Full = true
+	default:
+		fmt.Fprintf(stdio.Err, "switchboard bench sio: --client must be lean or full, not %q\n", *kind)
 		fs.Usage()
 		return ErrUsage
 	}

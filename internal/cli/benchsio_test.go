@@ -26,7 +26,7 @@ func TestBenchSIO(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var out, errOut bytes.Buffer
-	err = runBenchSIO(ctx, Stdio{Out: &out, Err: &errOut}, []string{"--clients", "3", ts.URL, "--mode", "echo", "--duration", "200ms"})
+	err = runBenchSIO(ctx, Stdio{Out: &out, Err: &errOut}, []string{"--clients", "3", ts.URL, "--mode", "echo", "--duration", "200ms", "--client", "full"})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
@@ -35,7 +35,7 @@ func TestBenchSIO(t *testing.T) {
 		k, v, _ := strings.Cut(l, ": ")
 		kv[k] = v
 	}
-	if kv["mode"] != "echo" || kv["connected"] != "3" || kv["rtt_p99_us"] == "" || kv["deliveries"] == "0" {
+	if kv["client"] != "full" || kv["mode"] != "echo" || kv["connected"] != "3" || kv["rtt_p99_us"] == "" || kv["deliveries"] == "0" {
 		t.Fatalf("output:\n%s", out.String())
 	}
 	if err := runBenchSIO(ctx, Stdio{Out: &out, Err: &errOut}, []string{"--mode", "echo"}); !errors.Is(err, ErrUsage) {

@@ -1,7 +1,8 @@
 // Package loadgen is a Socket.IO load generator: many clients on
 // switchboard's Engine.IO client (engineio.ClientConn) with a lean
 // Socket.IO layer on top, so that the generator costs little next to the
-// server it measures. It measures deliveries per second at the clients,
+// server it measures, or (Config.Full) on the complete Go client
+// (socketio.ClientSocket). It measures deliveries per second at the clients,
 // echo-with-ack round trips, and its own CPU per delivery.
 //
 // The server under test follows the convention of the project's benchmark
@@ -31,6 +32,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/engineio"
+	"github.com/switchboard/switchboard/socketio"
 )
 
 // Modes.
@@ -64,6 +66,10 @@ type Config struct {
 	ConnectConcurrency int
 	// ConnectTimeout bounds each client's connection; default 10s.
 	ConnectTimeout time.Duration
+	// Full runs each client on the complete Go client
+	// (socketio.ClientSocket: JSON decoding, handlers, acks) instead of
+	// the lean path that only looks at packet prefixes.
+	Full bool
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -109,11 +115,13 @@ func (c *Config) withDefaults() (Config, error) {
 // Result is what a run measured.
 type Result struct {
 	Mode, Transport string
-	Clients         int
-	Connected       int
-	ConnectFailed   int
-	ConnectP50      time.Duration
-	Elapsed         time.Duration
+	// Client is "lean" or "full" (Config.Full).
+	Client        string
+	Clients       int
+	Connected     int
+	ConnectFailed int
+	ConnectP50    time.Duration
+	Elapsed       time.Duration
 	// Deliveries counts events received by the clients ("m" in broadcast
 	// mode, acknowledgements in echo mode).
 	Deliveries uint64
@@ -150,6 +158,7 @@ func (r *Result) WriteTo(w io.Writer) (int64, error) {
 	kv := func(k string, v any) { fmt.Fprintf(&b, "%s: %v\n", k, v) }
 	kv("mode", r.Mode)
 	kv("transport", r.Transport)
+	kv("client", r.Client)
 	kv("clients", r.Clients)
 	kv("connected", r.Connected)
 	kv("connect_failed", r.ConnectFailed)
@@ -180,8 +189,9 @@ func (r *Result) WriteTo(w io.Writer) (int64, error) {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-// client is one lean Socket.IO client.
+// client is one Socket.IO client: lean (conn) or full (sock).
 type client struct {
+	sock   *socketio.ClientSocket
 	conn   *engineio.ClientConn
 	prefix string // "2" or "2/nsp," (EVENT)
 	ackPfx string // "3" or "3/nsp," (ACK)
@@ -219,14 +229,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	u.Path = ""
 	base := u.String()
 	r := &run{cfg: c, nsp: nsp}
-	res := &Result{Mode: c.Mode, Transport: c.Transport, Clients: c.Clients}
+	res := &Result{Mode: c.Mode, Transport: c.Transport, Clients: c.Clients, Client: "lean"}
+	if c.Full {
+		res.Client = "full"
+	}
 
 	clients, connectTimes := r.connectAll(ctx, base)
 	defer func() {
 		var wg sync.WaitGroup
 		for _, cl := range clients {
 			wg.Add(1)
-			go func() { defer wg.Done(); cl.conn.Close() }()
+			go func() { defer wg.Done(); cl.close() }()
 		}
 		wg.Wait()
 	}()
@@ -334,10 +347,42 @@ func (r *run) connectAll(ctx context.Context, base string) ([]*client, []time.Du
 	return clients, times
 }
 
+func (cl *client) close() {
+	if cl.sock != nil {
+		cl.sock.Close()
+		return
+	}
+	cl.conn.Close()
+}
+
+// connectFull connects one complete Go client.
+func (r *run) connectFull(ctx context.Context, base string) (*client, error) {
+	cfg := &socketio.ClientConfig{Path: r.cfg.Path, Engine: r.engineConfig(), NoReconnect: true}
+	s, err := socketio.Connect(ctx, base+r.nsp, cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.On("m", func([]any, socketio.AckFunc) {
+		if r.measuring.Load() {
+			r.deliveries.Add(1)
+		}
+	})
+	s.OnDisconnect(func(reason string) {
+		if r.measuring.Load() {
+			r.disconn.Add(1)
+			r.fail(fmt.Errorf("loadgen: disconnected: %s", reason))
+		}
+	})
+	return &client{sock: s}, nil
+}
+
 // connect opens one engine session and joins the namespace.
 func (r *run) connect(ctx context.Context, base string) (*client, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
 	defer cancel()
+	if r.cfg.Full {
+		return r.connectFull(ctx, base)
+	}
 	conn, err := engineio.Dial(ctx, base, r.engineConfig())
 	if err != nil {
 		return nil, err
@@ -374,6 +419,10 @@ func (r *run) connect(ctx context.Context, base string) (*client, error) {
 
 // receive counts "m" events until ctx ends.
 func (r *run) receive(ctx context.Context, cl *client) {
+	if cl.sock != nil { // counted by the "m" handler
+		<-ctx.Done()
+		return
+	}
 	want := []byte(cl.prefix + `["m"`)
 	for {
 		m, err := cl.conn.Recv(ctx)
@@ -402,7 +451,13 @@ func (r *run) drive(ctx context.Context, cl *client, n uint64) {
 	defer tick.Stop()
 	for ctx.Err() == nil {
 		target += per
-		if err := cl.conn.Send(engineio.Message{Data: msg}); err != nil {
+		var err error
+		if cl.sock != nil {
+			err = cl.sock.Emit("go", r.cfg.Round, strings.Repeat("x", r.cfg.Payload))
+		} else {
+			err = cl.conn.Send(engineio.Message{Data: msg})
+		}
+		if err != nil {
 			r.fail(err)
 			return
 		}
@@ -425,6 +480,23 @@ func (r *run) drive(ctx context.Context, cl *client, n uint64) {
 func (r *run) echo(ctx context.Context, cl *client) []time.Duration {
 	payload := strconv.Quote(strings.Repeat("x", r.cfg.Payload))
 	var rtts []time.Duration
+	if cl.sock != nil {
+		raw := strings.Repeat("x", r.cfg.Payload)
+		for ctx.Err() == nil {
+			t0 := time.Now()
+			if _, err := cl.sock.EmitWithAck(ctx, "echo", raw); err != nil {
+				if ctx.Err() == nil {
+					r.fail(err)
+				}
+				return rtts
+			}
+			if len(rtts) < 1<<20 {
+				rtts = append(rtts, time.Since(t0))
+			}
+			r.deliveries.Add(1)
+		}
+		return rtts
+	}
 	var buf []byte
 	for id := uint64(0); ctx.Err() == nil; id++ {
 		buf = append(buf[:0], cl.prefix...)

@@ -72,30 +72,34 @@ func parse(t *testing.T, r *Result) map[string]string {
 func runModes(t *testing.T, url string, transports []string) {
 	for _, tr := range transports {
 		for _, mode := range []string{ModeBroadcast, ModeEcho, ModeIdle} {
-			t.Run(tr+"/"+mode, func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				defer cancel()
-				res, err := Run(ctx, Config{URL: url, Clients: 8, Transport: tr, Mode: mode, Duration: 300 * time.Millisecond, Round: 20})
-				if err != nil {
-					t.Fatal(err)
-				}
-				kv := parse(t, res)
-				t.Logf("%v", kv)
-				if res.Connected != 8 || res.Disconnects != 0 || res.FirstError != nil {
-					t.Fatalf("result %+v", res)
-				}
-				if mode != ModeIdle && res.Deliveries == 0 {
-					t.Fatal("no deliveries")
-				}
-				if mode == ModeEcho && (res.RTTp50 <= 0 || res.RTTp99 < res.RTTp50 || kv["rtt_p99_us"] == "") {
-					t.Fatalf("rtt %v %v", res.RTTp50, res.RTTp99)
-				}
-				for _, k := range []string{"deliveries_per_s", "gen_cpu_per_delivery_us", "gen_cpu_cores", "connected"} {
-					if kv[k] == "" {
-						t.Fatalf("missing %s", k)
-					}
-				}
-			})
+			for _, full := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/full=%v", tr, mode, full), func(t *testing.T) { runMode(t, url, tr, mode, full) })
+			}
+		}
+	}
+}
+
+func runMode(t *testing.T, url, tr, mode string, full bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := Run(ctx, Config{URL: url, Clients: 8, Transport: tr, Mode: mode, Duration: 200 * time.Millisecond, Round: 20, Full: full})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := parse(t, res)
+	t.Logf("%v", kv)
+	if res.Connected != 8 || res.Disconnects != 0 || res.FirstError != nil {
+		t.Fatalf("result %+v", res)
+	}
+	if mode != ModeIdle && res.Deliveries == 0 {
+		t.Fatal("no deliveries")
+	}
+	if mode == ModeEcho && (res.RTTp50 <= 0 || res.RTTp99 < res.RTTp50 || kv["rtt_p99_us"] == "") {
+		t.Fatalf("rtt %v %v", res.RTTp50, res.RTTp99)
+	}
+	for _, k := range []string{"deliveries_per_s", "gen_cpu_per_delivery_us", "gen_cpu_cores", "connected", "client"} {
+		if kv[k] == "" {
+			t.Fatalf("missing %s", k)
 		}
 	}
 }
@@ -156,22 +160,26 @@ func TestRunNodeServer(t *testing.T) {
 // not the bottleneck). Run with -benchtime 1x.
 func BenchmarkGeneratorOnNodeServer(b *testing.B) {
 	url := nodeServer(b)
-	for _, mode := range []string{ModeBroadcast, ModeEcho} {
-		b.Run(mode, func(b *testing.B) {
-			for range b.N {
-				res, err := Run(context.Background(), Config{URL: url, Clients: 100, Mode: mode, Duration: 2 * time.Second})
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.ReportMetric(res.DeliveriesPerSec(), "deliveries/s")
-				b.ReportMetric(us(res.CPUPerDelivery()), "gen-cpu-us/delivery")
-				b.ReportMetric(res.CPU.Seconds()/res.Elapsed.Seconds(), "gen-cores")
-				if mode == ModeEcho {
-					b.ReportMetric(us(res.RTTp50), "rtt-p50-us")
-					b.ReportMetric(us(res.RTTp99), "rtt-p99-us")
-				}
-			}
-		})
+	for _, full := range []bool{false, true} {
+		for _, mode := range []string{ModeBroadcast, ModeEcho} {
+			b.Run(fmt.Sprintf("%s/full=%v", mode, full), func(b *testing.B) { benchGenerator(b, url, mode, full) })
+		}
+	}
+}
+
+func benchGenerator(b *testing.B, url, mode string, full bool) {
+	for range b.N {
+		res, err := Run(context.Background(), Config{URL: url, Clients: 100, Mode: mode, Duration: 2 * time.Second, Full: full})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(res.DeliveriesPerSec(), "deliveries/s")
+		b.ReportMetric(us(res.CPUPerDelivery()), "gen-cpu-us/delivery")
+		b.ReportMetric(res.CPU.Seconds()/res.Elapsed.Seconds(), "gen-cores")
+		if mode == ModeEcho {
+			b.ReportMetric(us(res.RTTp50), "rtt-p50-us")
+			b.ReportMetric(us(res.RTTp99), "rtt-p99-us")
+		}
 	}
 }
 
