@@ -44,6 +44,17 @@
 // until there is room or the ctx ends. Messages sent before a connecting
 // peer is up are queued for it, unless Config.Immediate is set.
 //
+// # Slow and dead peers
+//
+// Each connection has a bounded queue (SendHWM) and a bounded share of the
+// receive queue (RecvHWM); a peer that stops reading only fills its own
+// queue. Set Config.HeartbeatIvl (and HeartbeatTimeout) to detect such a
+// peer, or a dead one: it is dropped with ErrHeartbeat, reported to
+// Config.Monitor as EventDisconnected, and the other peers are unaffected.
+// A malformed peer (bad greeting, bad frames, oversize messages, wrong
+// socket type) is dropped the same way, with ErrProtocol, ErrMsgTooLarge
+// or ErrIncompatible, and counted in Stats.
+//
 // # Messages
 //
 // Send does not copy frames: the caller must not modify them afterwards.
