@@ -159,13 +159,9 @@ type ClientConn struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
-	in     chan Message
+	in     inbox
 	wake   chan struct{}
-	// inBytes counts the bytes waiting in in; readers stop when they
-	// would pass ReadLimit until Recv frees room (signalled on drained).
-	inBytes atomic.Int64
-	drained chan struct{}
-	once    sync.Once
+	once   sync.Once
 
 	mu        sync.Mutex
 	queue     []packet.Packet
@@ -222,13 +218,12 @@ func Dial(ctx context.Context, rawURL string, cfg *DialConfig) (*ClientConn, err
 		ForceAttemptHTTP2:   false,
 	}
 	c := &ClientConn{
-		cfg:     d,
-		base:    u,
-		tr:      tr,
-		hc:      &http.Client{Transport: tr},
-		in:      make(chan Message, clientRecvBuffer),
-		wake:    make(chan struct{}, 1),
-		drained: make(chan struct{}, 1),
+		cfg:  d,
+		base: u,
+		tr:   tr,
+		hc:   &http.Client{Transport: tr},
+		in:   newInbox(d.ReadLimit),
+		wake: make(chan struct{}, 1),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	var rest []packet.Packet
@@ -352,57 +347,107 @@ func (c *ClientConn) kick() {
 // ErrPayloadTooLarge failure). Messages received before the end are
 // returned first. Data is owned by the caller.
 func (c *ClientConn) Recv(ctx context.Context) (Message, error) {
-	select {
-	case m := <-c.in:
-		return c.took(m), nil
-	default:
-	}
-	select {
-	case m := <-c.in:
-		return c.took(m), nil
-	case <-ctx.Done():
-		return Message{}, ctx.Err()
-	case <-c.ctx.Done():
+	for {
+		if m, ok := c.in.pop(); ok {
+			return m, nil
+		}
 		select {
-		case m := <-c.in:
-			return c.took(m), nil
-		default:
+		case <-c.in.notEmpty:
+		case <-ctx.Done():
+			return Message{}, ctx.Err()
+		case <-c.ctx.Done():
+			if m, ok := c.in.pop(); ok {
+				return m, nil
+			}
 			return Message{}, c.Err()
 		}
 	}
 }
 
-func (c *ClientConn) took(m Message) Message {
-	c.inBytes.Add(-int64(len(m.Data)))
-	select {
-	case c.drained <- struct{}{}:
-	default:
-	}
-	return m
-}
-
-// deliver hands m to Recv, waiting while the messages not yet received
-// hold more than ReadLimit bytes; false when the connection ended.
+// deliver hands m to Recv, waiting while the inbox is full; false when the
+// connection ended.
 func (c *ClientConn) deliver(m Message) bool {
-	n := int64(len(m.Data))
-	for {
-		held := c.inBytes.Load()
-		if held == 0 || held+n <= c.cfg.ReadLimit {
-			break
-		}
+	for !c.in.push(m) {
 		select {
-		case <-c.drained:
+		case <-c.in.notFull:
 		case <-c.ctx.Done():
 			return false
 		}
 	}
-	c.inBytes.Add(n)
+	return true
+}
+
+// inbox holds the messages received and not yet taken by Recv: at most
+// clientRecvBuffer messages and, unless it holds a single one, limit bytes.
+// The reader and Recv meet on its mutex; they only signal each other
+// (notEmpty, notFull) when the other may be waiting.
+type inbox struct {
+	limit    int64
+	mu       sync.Mutex
+	q        []Message
+	head     int
+	bytes    int64
+	notEmpty chan struct{}
+	notFull  chan struct{}
+}
+
+func newInbox(limit int64) inbox {
+	return inbox{limit: limit, notEmpty: make(chan struct{}, 1), notFull: make(chan struct{}, 1)}
+}
+
+func signal(ch chan struct{}) {
 	select {
-	case c.in <- m:
-		return true
-	case <-c.ctx.Done():
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// push appends m unless the inbox is full.
+func (b *inbox) push(m Message) bool {
+	n := int64(len(m.Data))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	held := len(b.q) - b.head
+	if held > 0 && (held >= clientRecvBuffer || b.bytes+n > b.limit) {
 		return false
 	}
+	if b.head > 0 && b.head == len(b.q) {
+		clear(b.q)
+		b.q, b.head = b.q[:0], 0
+	}
+	b.q = append(b.q, m)
+	b.bytes += n
+	if held == 0 {
+		signal(b.notEmpty)
+	}
+	return true
+}
+
+// pop removes the oldest message.
+func (b *inbox) pop() (Message, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.head == len(b.q) {
+		return Message{}, false
+	}
+	m := b.q[b.head]
+	b.q[b.head] = Message{}
+	b.head++
+	b.bytes -= int64(len(m.Data))
+	if b.head == len(b.q) {
+		b.q, b.head = b.q[:0], 0
+	} else if b.head >= clientRecvBuffer {
+		b.q, b.head = append(b.q[:0], b.q[b.head:]...), 0
+	}
+	signal(b.notFull)
+	return m, true
+}
+
+// held returns the number and bytes of messages waiting.
+func (b *inbox) held() (int, int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.q) - b.head, b.bytes
 }
 
 // Close sends a close packet (best effort, bounded by one second), ends the
@@ -815,10 +860,13 @@ func (c *ClientConn) startWS() {
 	go c.wsWriter(c.ws)
 }
 
+// wsReader and wsWriter pass a context without Done to the WebSocket:
+// coder/websocket then skips its per-call cancellation setup, and fail
+// unblocks them with CloseNow.
 func (c *ClientConn) wsReader(ws *websocket.Conn) {
 	defer c.wg.Done()
 	for {
-		typ, b, err := ws.Read(c.ctx)
+		typ, b, err := ws.Read(context.Background())
 		if err != nil {
 			switch {
 			case c.ctx.Err() != nil:
@@ -855,10 +903,10 @@ func (c *ClientConn) wsWriter(ws *websocket.Conn) {
 		for _, p := range batch {
 			var err error
 			if p.Binary {
-				err = ws.Write(c.ctx, websocket.MessageBinary, p.Data)
+				err = ws.Write(context.Background(), websocket.MessageBinary, p.Data)
 			} else {
 				buf = packet.AppendText(buf[:0], p)
-				err = ws.Write(c.ctx, websocket.MessageText, buf)
+				err = ws.Write(context.Background(), websocket.MessageText, buf)
 			}
 			if err != nil {
 				if c.ctx.Err() == nil {

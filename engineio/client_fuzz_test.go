@@ -23,11 +23,12 @@ func FuzzClientPayload(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > 1<<16 {
+		if len(data) > 1<<16 || len(data) > clientRecvBuffer {
 			return
 		}
 		d, _ := (*DialConfig)(nil).withDefaults()
-		c := &ClientConn{cfg: d, in: make(chan Message, len(data)+1), wake: make(chan struct{}, 1), drained: make(chan struct{}, 1)}
+		d.ReadLimit = 1 << 20
+		c := &ClientConn{cfg: d, in: newInbox(d.ReadLimit), wake: make(chan struct{}, 1)}
 		c.ctx, c.cancel = context.WithCancelCause(context.Background())
 		defer c.cancel(nil)
 		first := true
@@ -51,7 +52,7 @@ func FuzzClientPayload(f *testing.F) {
 		if !first && c.sid == "" {
 			t.Fatal("handshake accepted without sid")
 		}
-		got := len(c.in)
+		got, _ := c.in.held()
 		if c.Err() == nil && got != want {
 			t.Fatalf("%d messages delivered, %d sent", got, want)
 		}

@@ -376,7 +376,7 @@ func TestClientReadBound(t *testing.T) {
 			}
 			for i := range n {
 				m := recvTest(t, c)
-				if held := c.inBytes.Load(); held > 32<<10 {
+				if _, held := c.in.held(); held > 32<<10 {
 					t.Fatalf("%d bytes held, limit %d", held, 32<<10)
 				}
 				if want := fmt.Sprintf("%03d", i); string(m.Data[:3]) != want {
