@@ -1011,3 +1011,13 @@ func TestUnlimitedMsgSizeHugeDeclaredFrame(t *testing.T) {
 	r2.Write([]byte{zmtp.FlagCommand | zmtp.FlagLong, 0x40, 0, 0, 0, 0, 0, 0, 0})
 	ev.wait(t, ctx, func(e Event) bool { return e.Type == EventDisconnected && errors.Is(e.Err, ErrMsgTooLarge) })
 }
+
+func TestRouterRecvStats(t *testing.T) {
+	ctx := testCtx(t)
+	router, dealer := pairUp(t, Router, Dealer, "tcp://127.0.0.1:*", nil, &Config{RoutingID: []byte("abc")})
+	mustSend(t, ctx, dealer, "12345")
+	mustRecv(t, ctx, router, "abc", "12345")
+	if st := router.Stats(); st.Conns[0].BytesIn != 5 || string(st.Conns[0].RoutingID) != "abc" {
+		t.Fatalf("stats: %+v", st.Conns)
+	}
+}

@@ -54,6 +54,7 @@ type zconn struct {
 	peerTTL atomic.Int64  // nanoseconds asked for by the peer's PING
 
 	// reader-owned
+	rid    []byte // ROUTER: the peer's routing id, put before each message
 	slab   []byte
 	fslab  [][]byte
 	frames [][]byte
@@ -216,6 +217,12 @@ func (s *Socket) serveConn(ctx context.Context, nc net.Conn, p *pipe, endpoint, 
 	}
 	ev.Type = EventHandshakeSucceeded
 	s.emit(ev)
+	if s.typ == Router {
+		// attach set the routing id on this goroutine; it stays for the
+		// life of the connection.
+		c.rid = p.routingID
+		p.prefixed.Store(true)
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -260,16 +267,27 @@ func (c *zconn) alloc(n int) []byte {
 	return c.slab[l : l+n : l+n]
 }
 
-// msgOf copies the scratch frames into a slab-backed Msg.
+// msgOf copies the scratch frames into a slab-backed Msg, after the
+// peer's routing id on a ROUTER.
 func (c *zconn) msgOf() Msg {
 	n := len(c.frames)
+	if c.rid != nil {
+		n++
+	}
 	if n > 64 {
-		return append(Msg(nil), c.frames...)
+		m := make(Msg, 0, n)
+		if c.rid != nil {
+			m = append(m, c.rid)
+		}
+		return append(m, c.frames...)
 	}
 	if cap(c.fslab)-len(c.fslab) < n {
 		c.fslab = make([][]byte, 0, frameSlab)
 	}
 	l := len(c.fslab)
+	if c.rid != nil {
+		c.fslab = append(c.fslab, c.rid)
+	}
 	c.fslab = append(c.fslab, c.frames...)
 	return Msg(c.fslab[l : l+n : l+n])
 }
@@ -280,7 +298,7 @@ func (c *zconn) flush() error {
 	s, p := c.s, c.p
 	var bytes uint64
 	for _, m := range c.batch {
-		bytes += uint64(m.Size())
+		bytes += uint64(m.Size() - len(c.rid))
 	}
 	p.msgsIn.Add(uint64(len(c.batch)))
 	p.bytesIn.Add(bytes)

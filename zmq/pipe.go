@@ -54,6 +54,9 @@ type pipe struct {
 	writing bool
 
 	dead atomic.Bool
+	// prefixed: messages from this pipe already start with the routing
+	// id (a ROUTER's tcp and ipc connections put it there).
+	prefixed atomic.Bool
 	// src is the inproc socket that delivers into this pipe's queue,
 	// woken when the queue drains below its limit.
 	src atomic.Pointer[Socket]

@@ -566,6 +566,9 @@ func (s *Socket) filterIn(in inMsg) (Msg, bool) {
 		s.mu.Unlock()
 		return m, ok
 	case Router:
+		if in.p.prefixed.Load() {
+			return m, true
+		}
 		out := make(Msg, 0, len(m)+1)
 		out = append(out, in.p.routingID)
 		return append(out, m...), true
