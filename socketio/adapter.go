@@ -117,8 +117,8 @@ type MemoryAdapter struct {
 	ns *Namespace
 
 	mu    sync.RWMutex
-	rooms map[string]map[string]struct{}
-	sids  map[string]map[string]struct{}
+	rooms map[string]map[string]*member
+	sids  map[string]*member
 
 	// Recovery (nil rec: off).
 	rec       *RecoveryConfig
@@ -128,6 +128,13 @@ type MemoryAdapter struct {
 	prefix    string
 	offsetSeq uint64
 	lastPrune time.Time
+}
+
+// member is a socket id's entry: its rooms, and the local socket once it
+// is reachable (bound by the namespace after CONNECT).
+type member struct {
+	rooms map[string]struct{}
+	s     *Socket
 }
 
 type storedPacket struct {
@@ -144,8 +151,8 @@ var _ Adapter = (*MemoryAdapter)(nil)
 func NewMemoryAdapter(ns *Namespace) *MemoryAdapter {
 	a := &MemoryAdapter{
 		ns:    ns,
-		rooms: make(map[string]map[string]struct{}),
-		sids:  make(map[string]map[string]struct{}),
+		rooms: make(map[string]map[string]*member),
+		sids:  make(map[string]*member),
 	}
 	if rc := ns.srv.cfg.ConnectionStateRecovery; rc != nil {
 		a.rec = rc
@@ -161,19 +168,28 @@ func NewMemoryAdapter(ns *Namespace) *MemoryAdapter {
 func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	sr := a.sids[id]
-	if sr == nil {
-		sr = make(map[string]struct{}, len(rooms))
-		a.sids[id] = sr
+	m := a.sids[id]
+	if m == nil {
+		m = &member{rooms: make(map[string]struct{}, len(rooms))}
+		a.sids[id] = m
 	}
 	for _, r := range rooms {
-		sr[r] = struct{}{}
-		m := a.rooms[r]
-		if m == nil {
-			m = make(map[string]struct{})
-			a.rooms[r] = m
+		m.rooms[r] = struct{}{}
+		rm := a.rooms[r]
+		if rm == nil {
+			rm = make(map[string]*member)
+			a.rooms[r] = rm
 		}
-		m[id] = struct{}{}
+		rm[id] = m
+	}
+}
+
+// bind makes the local socket s reachable by broadcasts.
+func (a *MemoryAdapter) bind(s *Socket) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m := a.sids[s.id]; m != nil {
+		m.s = s
 	}
 }
 
@@ -181,7 +197,9 @@ func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 func (a *MemoryAdapter) Del(id, room string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	delete(a.sids[id], room)
+	if m := a.sids[id]; m != nil {
+		delete(m.rooms, room)
+	}
 	a.delRoomLocked(id, room)
 }
 
@@ -198,8 +216,10 @@ func (a *MemoryAdapter) delRoomLocked(id, room string) {
 func (a *MemoryAdapter) DelAll(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for r := range a.sids[id] {
-		a.delRoomLocked(id, r)
+	if m := a.sids[id]; m != nil {
+		for r := range m.rooms {
+			a.delRoomLocked(id, r)
+		}
 	}
 	delete(a.sids, id)
 }
@@ -231,56 +251,66 @@ func (a *MemoryAdapter) Sockets(rooms []string) []string {
 func (a *MemoryAdapter) SocketRooms(id string) []string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	out := make([]string, 0, len(a.sids[id]))
-	for r := range a.sids[id] {
+	m := a.sids[id]
+	if m == nil {
+		return []string{}
+	}
+	out := make([]string, 0, len(m.rooms))
+	for r := range m.rooms {
 		out = append(out, r)
 	}
 	return out
 }
 
-// selectSockets returns the local sockets selected by opts. No lock is held
-// when it returns, so callers may deliver (and so close connections).
+// selectSockets returns the reachable local sockets selected by opts. No
+// lock is held when it returns, so callers may deliver (and so close
+// connections).
 func (a *MemoryAdapter) selectSockets(opts *BroadcastOptions) []*Socket {
 	a.mu.RLock()
-	var except map[string]struct{}
+	defer a.mu.RUnlock()
+	var except map[*member]struct{}
 	if len(opts.Except) > 0 {
-		except = make(map[string]struct{})
+		except = make(map[*member]struct{})
 		for _, r := range opts.Except {
-			for id := range a.rooms[r] {
-				except[id] = struct{}{}
+			for _, m := range a.rooms[r] {
+				except[m] = struct{}{}
 			}
 		}
 	}
-	var ids []string
+	var out []*Socket
 	if len(opts.Rooms) == 0 {
-		ids = make([]string, 0, len(a.sids))
-		for id := range a.sids {
-			if _, ok := except[id]; !ok {
-				ids = append(ids, id)
+		out = make([]*Socket, 0, len(a.sids))
+		for _, m := range a.sids {
+			if _, ok := except[m]; !ok && m.s != nil {
+				out = append(out, m.s)
 			}
 		}
-	} else {
-		var seen map[string]struct{}
-		if len(opts.Rooms) > 1 {
-			seen = make(map[string]struct{})
-		}
-		for _, r := range opts.Rooms {
-			for id := range a.rooms[r] {
-				if _, ok := except[id]; ok {
-					continue
-				}
-				if seen != nil {
-					if _, ok := seen[id]; ok {
-						continue
-					}
-					seen[id] = struct{}{}
-				}
-				ids = append(ids, id)
+		return out
+	}
+	if len(opts.Rooms) == 1 {
+		rm := a.rooms[opts.Rooms[0]]
+		out = make([]*Socket, 0, len(rm))
+		for _, m := range rm {
+			if _, ok := except[m]; !ok && m.s != nil {
+				out = append(out, m.s)
 			}
+		}
+		return out
+	}
+	seen := make(map[*member]struct{})
+	for _, r := range opts.Rooms {
+		for _, m := range a.rooms[r] {
+			if _, ok := except[m]; ok || m.s == nil {
+				continue
+			}
+			if _, ok := seen[m]; ok {
+				continue
+			}
+			seen[m] = struct{}{}
+			out = append(out, m.s)
 		}
 	}
-	a.mu.RUnlock()
-	return a.ns.localSockets(ids)
+	return out
 }
 
 // Broadcast encodes p once and hands the same messages to every selected

@@ -204,10 +204,17 @@ func (c *conn) connect(p *parser.Packet) {
 	ns.sockets[s.id] = s
 	ns.mu.Unlock()
 	s.Join(s.id)
+	if b, ok := ns.adapter.(binder); ok {
+		b.bind(s)
+	}
 	for _, h := range hs {
 		h(s)
 	}
 }
+
+// binder is implemented by MemoryAdapter (also when embedded): it learns
+// the local socket of an id once the socket is reachable.
+type binder interface{ bind(s *Socket) }
 
 func (c *conn) sendConnectError(nsp string, payload map[string]any) {
 	msgs, err := encodePacket(&Packet{Type: PacketConnectError, Namespace: nsp, Data: payload})

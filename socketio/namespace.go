@@ -89,18 +89,6 @@ func (n *Namespace) Len() int {
 	return len(n.sockets)
 }
 
-func (n *Namespace) localSockets(ids []string) []*Socket {
-	out := make([]*Socket, 0, len(ids))
-	n.mu.RLock()
-	for _, id := range ids {
-		if s := n.sockets[id]; s != nil {
-			out = append(out, s)
-		}
-	}
-	n.mu.RUnlock()
-	return out
-}
-
 func (n *Namespace) nextID() uint64 { return n.ids.Add(1) - 1 }
 
 func (n *Namespace) addChild(c *Namespace) {
