@@ -131,7 +131,10 @@ type MemoryAdapter struct {
 }
 
 // member is a socket id's entry: its rooms, and the local socket once it
-// is reachable (bound by the namespace after CONNECT).
+// is reachable (bound by the namespace after CONNECT; an adapter wrapping a
+// MemoryAdapter without embedding it is not bound, and sockets are then
+// looked up in the namespace). Lock order: MemoryAdapter.mu, then
+// Namespace.mu.
 type member struct {
 	rooms map[string]struct{}
 	s     *Socket
@@ -278,36 +281,38 @@ func (a *MemoryAdapter) selectSockets(opts *BroadcastOptions) []*Socket {
 		}
 	}
 	var out []*Socket
-	if len(opts.Rooms) == 0 {
-		out = make([]*Socket, 0, len(a.sids))
-		for _, m := range a.sids {
-			if _, ok := except[m]; !ok && m.s != nil {
-				out = append(out, m.s)
-			}
+	add := func(id string, m *member) {
+		if _, ok := except[m]; ok {
+			return
 		}
-		return out
+		if s := m.s; s != nil {
+			out = append(out, s)
+		} else if s, ok := a.ns.Socket(id); ok {
+			// Not bound: the adapter is used through another type.
+			out = append(out, s)
+		}
 	}
-	if len(opts.Rooms) == 1 {
+	switch len(opts.Rooms) {
+	case 0:
+		out = make([]*Socket, 0, len(a.sids))
+		for id, m := range a.sids {
+			add(id, m)
+		}
+	case 1:
 		rm := a.rooms[opts.Rooms[0]]
 		out = make([]*Socket, 0, len(rm))
-		for _, m := range rm {
-			if _, ok := except[m]; !ok && m.s != nil {
-				out = append(out, m.s)
-			}
+		for id, m := range rm {
+			add(id, m)
 		}
-		return out
-	}
-	seen := make(map[*member]struct{})
-	for _, r := range opts.Rooms {
-		for _, m := range a.rooms[r] {
-			if _, ok := except[m]; ok || m.s == nil {
-				continue
+	default:
+		seen := make(map[*member]struct{})
+		for _, r := range opts.Rooms {
+			for id, m := range a.rooms[r] {
+				if _, ok := seen[m]; !ok {
+					seen[m] = struct{}{}
+					add(id, m)
+				}
 			}
-			if _, ok := seen[m]; ok {
-				continue
-			}
-			seen[m] = struct{}{}
-			out = append(out, m.s)
 		}
 	}
 	return out

@@ -806,3 +806,26 @@ func TestRecoveryTooManyMissed(t *testing.T) {
 		t.Fatal("recovered with more missed packets than the queue takes")
 	}
 }
+
+// wrappedAdapter uses a MemoryAdapter as a field, not embedded: the
+// namespace cannot bind sockets to it, and delivery must still work.
+type wrappedAdapter struct {
+	Adapter
+}
+
+func TestWrappedMemoryAdapter(t *testing.T) {
+	srv := newTestServer(t, &Config{NewAdapter: func(ns *Namespace) Adapter {
+		return wrappedAdapter{NewMemoryAdapter(ns)}
+	}})
+	cs, ss := setupClients(t, srv, 2)
+	ss[1].Join("r")
+	srv.Of("/").Emit("all")
+	srv.Of("/").To("r").Emit("r")
+	for i, want := range [][]string{{`2["all"]`}, {`2["all"]`, `2["r"]`}} {
+		for _, w := range want {
+			if got := cs[i].recv(); got != w {
+				t.Fatalf("client %d: want %s, got %s", i, w, got)
+			}
+		}
+	}
+}
