@@ -1,0 +1,168 @@
+//go:build linux
+
+package dgram_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/switchboard/switchboard/endpoint"
+	"github.com/switchboard/switchboard/hub"
+	"github.com/switchboard/switchboard/hub/dgram"
+)
+
+// inNetns runs f on a thread switched into the named network namespace;
+// sockets f makes live there.
+func inNetns(t *testing.T, name string, f func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- err
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open("/var/run/netns/" + name)
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			done <- err
+			return
+		}
+		ferr := f()
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- err // the thread stays locked and dies with the goroutine
+			return
+		}
+		runtime.UnlockOSThread()
+		done <- ferr
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("in netns %s: %v", name, err)
+	}
+}
+
+// TestNetlinkInNamespace: the door, listening on kobject-uevent inside a
+// fresh network namespace, says the uevents of a veth pair added there.
+func TestNetlinkInNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces need root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("iproute2 (ip) not installed")
+	}
+	ns := fmt.Sprintf("sbdg%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	h := newHub(t, nil)
+	var pc *endpoint.PacketConn
+	inNetns(t, ns, func() (err error) {
+		pc, err = endpoint.ListenPacket(context.Background(), "netlink://kobject-uevent", nil)
+		return err
+	})
+	n := dgram.NewNetlink(h, "kernel-events", pc, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	ann, annEv := member(t, h, "ann", "kernel-events")
+	// Wait until the door is in the room before making events.
+	deadline := time.After(10 * time.Second)
+	for joined := false; !joined; {
+		select {
+		case ev := <-annEv:
+			joined = ev.Kind == hub.EventJoined && ev.User == "kernel"
+		case <-deadline:
+			t.Fatal("the netlink door did not join")
+		}
+	}
+	if out, err := exec.Command("ip", "-n", ns, "link", "add", "sbdg0", "type", "veth", "peer", "name", "sbdg1").CombinedOutput(); err != nil {
+		t.Fatalf("ip link add: %v %s", err, out)
+	}
+	for {
+		s := annEv.said(t)
+		if !strings.HasPrefix(s, "kernel: add@") {
+			t.Fatalf("said %q", s)
+		}
+		if strings.Contains(s, "\nINTERFACE=sbdg0\n") || strings.Contains(s, "\nINTERFACE=sbdg1\n") {
+			if !strings.Contains(s, "\nACTION=add\n") {
+				t.Fatalf("uevent without ACTION=add: %q", s)
+			}
+			break
+		}
+	}
+	// Read-only: what the room says goes nowhere, and the door stays.
+	if _, err := ann.Say("kernel-events", "hello kernel"); err != nil {
+		t.Fatal(err)
+	}
+	if st := n.Stats(); st.Events == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestUeventText(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want string
+		ok   bool
+	}{
+		{"add@/devices/x\x00ACTION=add\x00SEQNUM=7\x00", 100, "add@/devices/x\nACTION=add\nSEQNUM=7", true},
+		{"add@/devices/x\x00ACTION=add\x00SEQNUM=7\x00", 25, "add@/devices/x\nACTION=add", true},
+		{"add@/d\x00K=\x01\xff\x00", 100, "add@/d\nK=??", true},
+		{"libudev\x00\xfe\xed", 100, "", false},
+		{"", 100, "", false},
+		{"add@/" + strings.Repeat("x", 50), 10, "", false},
+	} {
+		got, ok := dgram.UeventText([]byte(tc.in), tc.max)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("UeventText(%q, %d) = %q, %v; want %q, %v", tc.in, tc.max, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func FuzzUeventText(f *testing.F) {
+	f.Add([]byte("add@/devices/virtual/net/sbdg0\x00ACTION=add\x00INTERFACE=sbdg0\x00SEQNUM=1\x00"), 2000)
+	f.Add([]byte("libudev\x00\xfe\xed\xca\xfe"), 100)
+	f.Fuzz(func(t *testing.T, b []byte, max int) {
+		if max < 0 || max > 1<<16 {
+			return
+		}
+		s, ok := dgram.UeventText(b, max)
+		if !ok {
+			return
+		}
+		if len(s) > max || !utf8.ValidString(s) {
+			t.Fatalf("%q: %d bytes, valid %v", s, len(s), utf8.ValidString(s))
+		}
+		for _, r := range s {
+			if (r < 0x20 && r != '\n') || r == 0x7f {
+				t.Fatalf("control character in %q", s)
+			}
+		}
+	})
+}
