@@ -17,6 +17,7 @@ func runServe(ctx context.Context, stdio Stdio, args []string) error {
 	addr := fs.String("http", "127.0.0.1:8080", "`ADDR` to serve the chat page and Socket.IO on (host:port; loopback unless you say otherwise)")
 	origins := fs.String("allow-origin", "", "comma-separated browser `ORIGINS` (scheme://host:port) allowed besides the server's own")
 	verbose := fs.Bool("v", false, "log debug records")
+	df := addDoorFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -52,7 +53,17 @@ func runServe(ctx context.Context, stdio Stdio, args []string) error {
 	url := "http://" + ln.Addr().String() + "/"
 	log.Info("serving chat", "url", url)
 	fmt.Fprintf(stdio.Out, "switchboard: chat on %s\n", url)
-	if err := srv.Serve(ctx, ln); err != nil {
+	doors, err := startDoors(ctx, srv, df, log, func(s string) { fmt.Fprintf(stdio.Out, "switchboard: %s\n", s) })
+	if err != nil {
+		ln.Close()
+		srv.Close()
+		return err
+	}
+	err = srv.Serve(ctx, ln)
+	if derr := doors.stop(); err == nil {
+		err = derr
+	}
+	if err != nil {
 		return err
 	}
 	log.Info("stopped")
