@@ -205,14 +205,19 @@ func NewManager(rawURL string, cfg *ClientConfig) (*Manager, error) {
 }
 
 // Socket returns the socket of namespace nsp ("" or "/" for the main one),
-// creating it on first use; cfg applies then (nil: no auth). Call Connect
-// on it.
+// creating it on first use or after the previous one was closed; cfg
+// applies then (nil: no auth). Call Connect on it.
 func (m *Manager) Socket(nsp string, cfg *SocketConfig) *ClientSocket {
 	nsp = normNsp(nsp)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if s, ok := m.sockets[nsp]; ok {
-		return s
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		if !closed || m.final != nil {
+			return s
+		}
 	}
 	s := &ClientSocket{m: m, nsp: nsp, handlers: make(map[string]EventHandler), acks: make(map[uint64]*clientAck), state: make(chan struct{})}
 	if cfg != nil {

@@ -353,6 +353,20 @@ func clBasic(t *testing.T, p *clPeer, transports []string, final string) {
 	if chat.Connected() || !s.Connected() {
 		t.Fatal("closing /chat changed the wrong socket")
 	}
+	// A closed namespace socket can be asked for again. (A round trip
+	// first: the Node server drops a connection whose CONNECT for a
+	// namespace arrives before it has processed the DISCONNECT.)
+	clAck(t, s, "whoami")
+	chat2 := s.Manager().Socket("/chat", nil)
+	if chat2 == chat {
+		t.Fatal("closed socket returned again")
+	}
+	if err := chat2.Connect(clCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if cw2 := clAck(t, chat2, "whoami"); cw2[1] != root[1] {
+		t.Fatalf("not on the same connection: %v vs %v, stats %+v", cw2, root, s.Manager().Stats())
+	}
 }
 
 func clConnectError(t *testing.T, p *clPeer, transports []string) {
