@@ -74,6 +74,12 @@ func (c *Conn) SetName(name string) ([]string, error) {
 	h.dropName(c)
 	c.name = name
 	h.users[name]++
+	set := h.named[name]
+	if set == nil {
+		set = make(map[*Conn]struct{})
+		h.named[name] = set
+	}
+	set[c] = struct{}{}
 	if h.users[name] == 1 {
 		h.toAll(&Event{Kind: EventPresence, User: name, State: StateOnline})
 	}
@@ -182,6 +188,71 @@ func (c *Conn) Say(room, text string) (Message, error) {
 	m := Message{Room: room, From: c.name, Text: text, ID: h.nextID(), At: now}
 	h.toRoom(r, &Event{Kind: EventSaid, Room: room, User: c.name, Text: text, ID: m.ID, At: now}, c)
 	return m, nil
+}
+
+// Tell sends text to the user named to: "told" goes to every connection
+// of that user except this one (so a user may tell their other
+// connections). It fails with ErrNoUser when no connection holds the
+// name. It shares the rate limit of Say.
+func (c *Conn) Tell(to, text string) (Message, error) {
+	h := c.h
+	if err := checkName(to, h.cfg.MaxNameLen); err != nil {
+		return Message{}, err
+	}
+	if err := checkText(text, h.cfg.MaxTextLen); err != nil {
+		return Message{}, err
+	}
+	h.mu.Lock()
+	defer h.finish(true)
+	if c.detached {
+		return Message{}, ErrClosed
+	}
+	if c.name == "" {
+		return Message{}, ErrNoName
+	}
+	if len(h.named[to]) == 0 {
+		return Message{}, fmt.Errorf("%w: %s", ErrNoUser, to)
+	}
+	now := h.cfg.Now()
+	if !c.take(now) {
+		return Message{}, ErrRate
+	}
+	m := Message{From: c.name, To: to, Text: text, ID: h.nextID(), At: now}
+	h.toUser(to, &Event{Kind: EventTold, User: c.name, To: to, Text: text, ID: m.ID, At: now}, c)
+	return m, nil
+}
+
+// SetTopic sets the topic of room, which the connection must be in; ""
+// clears it. The topic is one line of text (up to Config.MaxTextLen
+// bytes) and lasts while the room has members. "topic" goes to every
+// member of the room, this connection included. It shares the rate limit
+// of Say.
+func (c *Conn) SetTopic(room, topic string) error {
+	h := c.h
+	if err := checkRoom(room, h.cfg.MaxRoomLen); err != nil {
+		return err
+	}
+	if err := checkTopic(topic, h.cfg.MaxTextLen); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.finish(true)
+	if c.detached {
+		return ErrClosed
+	}
+	if c.name == "" {
+		return ErrNoName
+	}
+	r := c.rooms[room]
+	if r == nil {
+		return ErrNotInRoom
+	}
+	if !c.take(h.cfg.Now()) {
+		return ErrRate
+	}
+	r.topic = topic
+	h.toRoom(r, &Event{Kind: EventTopic, Room: room, User: c.name, Text: topic}, nil)
+	return nil
 }
 
 // take spends one token of the connection's request bucket; h.mu is held.

@@ -1,7 +1,7 @@
 // Package hub is the switchboard daemon as a library: a protocol-free core
 // of users, rooms and presence, and the doors that connect protocols to it.
-// For now there is one door, Socket.IO, and the chat web page served next to
-// it.
+// The Socket.IO door and the chat web page are here; other doors live in
+// sub-packages (irc, zmqdoor, dgram) and speak the same core.
 //
 // Entry points:
 //
@@ -23,12 +23,14 @@
 // Client to server events, each with an ack:
 //
 //	nick  name           → {ok:true, nick, online:[user...]}
-//	join  room           → {ok:true, room, members:[user...]}
+//	join  room           → {ok:true, room, members:[user...], topic}
 //	leave room           → {ok:true, room}
 //	say   {room, text}   → {ok:true, id, at}
+//	tell  {to, text}     → {ok:true, id, at}     to every connection of user to
+//	topic {room, topic}  → {ok:true, room, topic} ("" clears it)
 //
 // A failed request is acked {ok:false, code, error}, where code is one of
-// "invalid", "no_name", "in_room", "not_in_room", "limit", "rate", "closed"
+// "invalid", "no_name", "in_room", "not_in_room", "no_user", "limit", "rate", "closed"
 // (see Code) and error a sentence. at is milliseconds since the Unix epoch.
 //
 // Server to client events:
@@ -38,6 +40,13 @@
 //	left     {room, user}                to the room, when a user's last connection leaves
 //	presence {user, state}               to everyone; state "online" when a user's first
 //	                                     connection takes the name, "offline" when its last goes
+//	told     {from, to, text, id, at}    to every connection of user to except the sending one
+//	topic    {room, user, topic}         to the room, the setting connection included
+//
+// Scopes: say reaches a room, tell a user (all of that user's
+// connections, on every door: the user scope), presence everyone (the
+// application scope). A room's topic is one line of text; it lasts while
+// the room has members.
 //
 // Names and rooms are 1 to 32 (names) or 64 (rooms) bytes of ASCII letters,
 // digits and "-_.", not starting with one of "-_."; they are case-sensitive.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -18,6 +19,8 @@ var (
 	ErrInRoom = errors.New("hub: leave every room before changing name")
 	// ErrNotInRoom reports a Leave or Say for a room the connection is not in.
 	ErrNotInRoom = errors.New("hub: not in that room")
+	// ErrNoUser reports a Tell to a user who is not online.
+	ErrNoUser = errors.New("hub: no such user online")
 	// ErrLimit reports a configured bound reached.
 	ErrLimit = errors.New("hub: limit reached")
 	// ErrRate reports requests made faster than the configured rate.
@@ -28,7 +31,7 @@ var (
 )
 
 // Code returns the short, stable code of a Hub error: "invalid",
-// "no_name", "in_room", "not_in_room", "limit", "rate", "closed", or
+// "no_name", "in_room", "not_in_room", "no_user", "limit", "rate", "closed", or
 // "internal" for anything else.
 func Code(err error) string {
 	for _, c := range []struct {
@@ -39,6 +42,7 @@ func Code(err error) string {
 		{ErrNoName, "no_name"},
 		{ErrInRoom, "in_room"},
 		{ErrNotInRoom, "not_in_room"},
+		{ErrNoUser, "no_user"},
 		{ErrLimit, "limit"},
 		{ErrRate, "rate"},
 		{ErrClosed, "closed"},
@@ -103,4 +107,15 @@ func checkText(s string, limit int) error {
 		return fmt.Errorf("%w: empty text", ErrInvalid)
 	}
 	return nil
+}
+
+// checkTopic accepts what checkText accepts, on one line, or "" (no topic).
+func checkTopic(s string, limit int) error {
+	if s == "" {
+		return nil
+	}
+	if strings.ContainsAny(s, "\n") {
+		return fmt.Errorf("%w: topic holds a newline", ErrInvalid)
+	}
+	return checkText(s, limit)
 }

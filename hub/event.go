@@ -22,6 +22,12 @@ const (
 	// EventPresence: User went State (StateOnline or StateOffline). Goes
 	// to every connection.
 	EventPresence EventKind = "presence"
+	// EventTold: a message from User to the user To (Text, ID, At). Goes
+	// to every connection of To except the sending connection.
+	EventTold EventKind = "told"
+	// EventTopic: User set the topic of Room to Text ("" clears it). Goes
+	// to every member of the room, the setting connection included.
+	EventTopic EventKind = "topic"
 )
 
 // Presence states.
@@ -37,6 +43,7 @@ type Event struct {
 	Kind  EventKind
 	Room  string
 	User  string
+	To    string // EventTold: the user told
 	State string
 	Text  string
 	ID    string
@@ -45,8 +52,9 @@ type Event struct {
 
 // Message is a message the Hub accepted from Say.
 type Message struct {
-	Room string
+	Room string // "" for a Tell
 	From string
+	To   string // the user told; "" for a Say
 	Text string
 	ID   string    // unique within the Hub's lifetime
 	At   time.Time // when the Hub accepted it

@@ -130,7 +130,8 @@ type Hub struct {
 	closed bool
 	seq    uint64
 	conns  map[*Conn]struct{}
-	users  map[string]int // name → connections holding it
+	users  map[string]int                // name → connections holding it
+	named  map[string]map[*Conn]struct{} // name → the connections holding it
 	rooms  map[string]*room
 
 	// Events go through an outbox that one goroutine at a time drains
@@ -172,6 +173,7 @@ type room struct {
 	name    string
 	members map[*Conn]struct{}
 	users   map[string]int // name → member connections of that user
+	topic   string         // "" when none; gone with the room
 }
 
 // New returns a Hub configured by cfg (nil means defaults).
@@ -190,6 +192,7 @@ func New(cfg *Config) (*Hub, error) {
 		prefix: hex.EncodeToString(b[:]),
 		conns:  make(map[*Conn]struct{}),
 		users:  make(map[string]int),
+		named:  make(map[string]map[*Conn]struct{}),
 		rooms:  make(map[string]*room),
 	}
 	h.drained = sync.NewCond(&h.mu)
@@ -231,6 +234,7 @@ func (h *Hub) Close() error {
 	}
 	clear(h.conns)
 	clear(h.users)
+	clear(h.named)
 	clear(h.rooms)
 	return nil
 }
@@ -265,6 +269,38 @@ func (h *Hub) Members(room string) []string {
 		return sortedKeys(r.users)
 	}
 	return nil
+}
+
+// Topic returns the topic of room, "" if it has none or no members.
+func (h *Hub) Topic(room string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r := h.rooms[room]; r != nil {
+		return r.topic
+	}
+	return ""
+}
+
+// Rooms returns the rooms that have members, sorted.
+func (h *Hub) Rooms() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.rooms))
+	for name := range h.rooms {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// toUser delivers ev to every connection holding name except skip; h.mu
+// is held.
+func (h *Hub) toUser(name string, ev *Event, skip *Conn) {
+	for c := range h.named[name] {
+		if c != skip {
+			h.deliver(c, ev)
+		}
+	}
 }
 
 func sortedKeys(m map[string]int) []string {
@@ -409,6 +445,12 @@ func (h *Hub) dropName(c *Conn) {
 	name := c.name
 	c.name = ""
 	h.users[name]--
+	if set := h.named[name]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.named, name)
+		}
+	}
 	if h.users[name] <= 0 {
 		delete(h.users, name)
 		h.toAll(&Event{Kind: EventPresence, User: name, State: StateOffline})

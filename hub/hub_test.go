@@ -55,6 +55,10 @@ func short(ev Event) string {
 		return fmt.Sprintf("%s %s %s", ev.Kind, ev.Room, ev.User)
 	case EventPresence:
 		return fmt.Sprintf("presence %s %s", ev.User, ev.State)
+	case EventTold:
+		return fmt.Sprintf("told %s>%s: %s", ev.User, ev.To, ev.Text)
+	case EventTopic:
+		return fmt.Sprintf("topic %s %s: %s", ev.Room, ev.User, ev.Text)
 	}
 	return "?"
 }
@@ -435,4 +439,90 @@ func TestDeliverMayCloseConn(t *testing.T) {
 		t.Errorf("stats %+v", got)
 	}
 	_ = a
+}
+
+func TestTellAndTopic(t *testing.T) {
+	h := newHub(t, nil)
+	a, ra := attach(t, h)
+	b1, rb1 := attach(t, h)
+	b2, rb2 := attach(t, h)
+	x, rx := attach(t, h)
+	for c, n := range map[*Conn]string{a: "ann", b1: "bob", b2: "bob", x: "xi"} {
+		if _, err := c.SetName(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ra.take()
+	rb1.take()
+	rb2.take()
+	rx.take()
+	if _, err := a.Tell("nobody", "hi"); !errors.Is(err, ErrNoUser) || Code(err) != "no_user" {
+		t.Fatalf("tell nobody: %v", err)
+	}
+	m, err := a.Tell("bob", "hi bob")
+	if err != nil || m.To != "bob" || m.From != "ann" || m.ID == "" {
+		t.Fatalf("tell: %+v %v", m, err)
+	}
+	want := []string{"told ann>bob: hi bob"}
+	if got := rb1.take(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("bob1 got %q", got)
+	}
+	if got := rb2.take(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("bob2 got %q", got)
+	}
+	if got := append(ra.take(), rx.take()...); len(got) != 0 {
+		t.Fatalf("others got %q", got)
+	}
+	// A user's own connection tells the others, not itself.
+	if _, err := b1.Tell("bob", "note"); err != nil {
+		t.Fatal(err)
+	}
+	if got, got2 := rb1.take(), rb2.take(); len(got) != 0 || len(got2) != 1 {
+		t.Fatalf("self tell: %q %q", got, got2)
+	}
+	// The user scope follows connections: after b2 goes, only b1 is told.
+	b2.Close()
+	if _, err := a.Tell("bob", "again"); err != nil {
+		t.Fatal(err)
+	}
+	if got := rb1.take(); len(got) != 1 {
+		t.Fatalf("after close: %q", got)
+	}
+
+	if err := a.SetTopic("lobby", "x"); !errors.Is(err, ErrNotInRoom) {
+		t.Fatalf("topic outside room: %v", err)
+	}
+	a.Join("lobby")
+	b1.Join("lobby")
+	ra.take()
+	rb1.take()
+	for _, bad := range []string{"two\nlines", "\x01"} {
+		if err := a.SetTopic("lobby", bad); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("topic %q: %v", bad, err)
+		}
+	}
+	if err := a.SetTopic("lobby", "plans"); err != nil {
+		t.Fatal(err)
+	}
+	if h.Topic("lobby") != "plans" {
+		t.Fatalf("topic %q", h.Topic("lobby"))
+	}
+	want = []string{"topic lobby ann: plans"}
+	if got := ra.take(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("setter got %q", got)
+	}
+	if got := rb1.take(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("member got %q", got)
+	}
+	if got := rx.take(); len(got) != 0 {
+		t.Fatalf("outsider got %q", got)
+	}
+	if got := h.Rooms(); !reflect.DeepEqual(got, []string{"lobby"}) {
+		t.Fatalf("rooms %q", got)
+	}
+	a.Leave("lobby")
+	b1.Leave("lobby")
+	if h.Topic("lobby") != "" {
+		t.Fatal("topic outlived its room")
+	}
 }

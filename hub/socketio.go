@@ -38,7 +38,7 @@ func ServeSocketIO(h *Hub, ns *socketio.Namespace) {
 				return
 			}
 			members, err := c.Join(room)
-			reply(ack, map[string]any{"room": room, "members": members}, err)
+			reply(ack, map[string]any{"room": room, "members": members, "topic": h.Topic(room)}, err)
 		})
 		s.On("leave", func(args []any, ack socketio.AckFunc) {
 			room, ok := stringArg(args)
@@ -62,7 +62,35 @@ func ServeSocketIO(h *Hub, ns *socketio.Namespace) {
 			msg, err := c.Say(room, text)
 			reply(ack, map[string]any{"id": msg.ID, "at": msg.At.UnixMilli()}, err)
 		})
+		s.On("tell", func(args []any, ack socketio.AckFunc) {
+			to, text, ok := pairArg(args, "to", "text")
+			if !ok {
+				reply(ack, nil, errArg("tell takes {to, text}"))
+				return
+			}
+			msg, err := c.Tell(to, text)
+			reply(ack, map[string]any{"id": msg.ID, "at": msg.At.UnixMilli()}, err)
+		})
+		s.On("topic", func(args []any, ack socketio.AckFunc) {
+			room, topic, ok := pairArg(args, "room", "topic")
+			if !ok {
+				reply(ack, nil, errArg("topic takes {room, topic}"))
+				return
+			}
+			reply(ack, map[string]any{"room": room, "topic": topic}, c.SetTopic(room, topic))
+		})
 	})
+}
+
+// pairArg reads two string fields of the first argument, an object.
+func pairArg(args []any, k1, k2 string) (string, string, bool) {
+	var m map[string]any
+	if len(args) > 0 {
+		m, _ = args[0].(map[string]any)
+	}
+	v1, ok1 := m[k1].(string)
+	v2, ok2 := m[k2].(string)
+	return v1, v2, ok1 && ok2
 }
 
 func errArg(what string) error { return fmt.Errorf("%w: %s", ErrInvalid, what) }
@@ -107,6 +135,18 @@ type (
 	presencePayload struct {
 		User  string `json:"user"`
 		State string `json:"state"`
+	}
+	toldPayload struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+		Text string `json:"text"`
+		ID   string `json:"id"`
+		At   int64  `json:"at"`
+	}
+	topicPayload struct {
+		Room  string `json:"room"`
+		User  string `json:"user"`
+		Topic string `json:"topic"`
 	}
 )
 
@@ -154,6 +194,10 @@ func (d *sioDoor) encode(ev *Event) (json.RawMessage, error) {
 		payload = roomPayload{Room: ev.Room, User: ev.User}
 	case EventPresence:
 		payload = presencePayload{User: ev.User, State: ev.State}
+	case EventTold:
+		payload = toldPayload{From: ev.User, To: ev.To, Text: ev.Text, ID: ev.ID, At: ev.At.UnixMilli()}
+	case EventTopic:
+		payload = topicPayload{Room: ev.Room, User: ev.User, Topic: ev.Text}
 	default:
 		return nil, errors.New("hub: unknown event kind " + string(ev.Kind))
 	}
