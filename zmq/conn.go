@@ -481,6 +481,13 @@ func (c *zconn) writeLoop() {
 		defer t.Stop()
 		tick = t.C
 	}
+	if hbIvl > 0 {
+		// The first PING goes out at once, so that the peer learns our
+		// TTL without waiting a whole interval.
+		pinged, pingAt = true, lastSeen
+		c.scratch = zmtp.AppendPing(c.scratch[:0], uint16(cfg.HeartbeatTTL/(100*time.Millisecond)), nil)
+		c.bw.Write(c.scratch)
+	}
 	ttlTicker := (*time.Ticker)(nil)
 	defer func() {
 		if ttlTicker != nil {
