@@ -4,8 +4,9 @@
 // socket types with libzmq's semantics (doc/zmq_socket.adoc), over tcp://,
 // ipc:// (paths and @abstract names) and inproc://.
 //
-// Entry points, one line each:
+// Entry points, one line each (the CLI and the interop tests use these):
 //   - NewSocket(typ, *Config): a socket; nil Config means defaults.
+//   - ParseType("push"): a Type from its name, for command lines.
 //   - (*Socket).Bind(endpoint) / Connect(endpoint): any number of each;
 //     Connect returns at once and (re)connects in the background.
 //   - (*Socket).LastEndpoint(): the address a "tcp://127.0.0.1:*" bind got.
