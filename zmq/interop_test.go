@@ -742,9 +742,13 @@ type forwarder struct {
 	ln     net.Listener
 	target string
 	frozen atomic.Bool
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
+	// armUp freezes the relay right after forwarding the next chunk
+	// towards the target: once the data is through, that chunk can only
+	// be a heartbeat.
+	armUp atomic.Bool
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns []net.Conn
 }
 
 func newForwarder(t *testing.T, target string) *forwarder {
@@ -778,12 +782,12 @@ func (f *forwarder) accept() {
 		f.conns = append(f.conns, c, u)
 		f.mu.Unlock()
 		f.wg.Add(2)
-		go f.pump(c, u)
-		go f.pump(u, c)
+		go f.pump(c, u, &f.armUp)
+		go f.pump(u, c, new(atomic.Bool))
 	}
 }
 
-func (f *forwarder) pump(src, dst net.Conn) {
+func (f *forwarder) pump(src, dst net.Conn, arm *atomic.Bool) {
 	defer f.wg.Done()
 	buf := make([]byte, 32<<10)
 	for {
@@ -791,6 +795,9 @@ func (f *forwarder) pump(src, dst net.Conn) {
 		if n > 0 && !f.frozen.Load() {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
+			}
+			if arm.Load() {
+				f.frozen.Store(true)
 			}
 		}
 		if err != nil {
@@ -993,4 +1000,232 @@ func TestInteropProxyChain(t *testing.T) {
 
 	x := &pairRun{ctx: ctx, g: pub, p: p, ps: sub}
 	x.pubToPy(t)
+}
+
+// TestInteropHeartbeatTTL checks the TTL each side puts in its PINGs: a
+// peer with no heartbeat timeout of its own drops the other after the TTL
+// it was given, once a frozen relay silences the link.
+func TestInteropHeartbeatTTL(t *testing.T) {
+	p := startPeer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	t.Run("libzmq-honours-our-ttl", func(t *testing.T) {
+		ps := p.socket(t, "ROUTER", nil)
+		defer p.do(t, map[string]any{"op": "close", "sock": ps})
+		p.do(t, map[string]any{"op": "monitor", "sock": ps})
+		bound := p.do(t, map[string]any{"op": "bind", "sock": ps, "ep": "tcp://127.0.0.1:*"}).Endpoint
+		f := newForwarder(t, strings.TrimPrefix(bound, "tcp://"))
+		g := newGo(t, zmq.Dealer, &zmq.Config{RoutingID: []byte("ttl"), HeartbeatIvl: 50 * time.Millisecond,
+			HeartbeatTimeout: time.Minute, HeartbeatTTL: 400 * time.Millisecond})
+		if err := g.Connect(f.endpoint()); err != nil {
+			t.Fatal(err)
+		}
+		goSend(t, ctx, g, zmq.NewMsgString("up"))
+		wantMsg(t, "libzmq received", zmq.NewMsgString("ttl", "up"), p.recv(t, ps))
+		// libzmq arms its TTL timer on a PING and disarms it on any other
+		// traffic, so the last thing through must be one of our PINGs.
+		f.armUp.Store(true)
+		p.do(t, map[string]any{"op": "wait_event", "sock": ps, "event": "DISCONNECTED", "timeout_ms": 5000})
+	})
+
+	t.Run("go-honours-libzmq-ttl", func(t *testing.T) {
+		ev := newEvents()
+		g := newGo(t, zmq.Router, &zmq.Config{Monitor: ev.add})
+		if err := g.Bind("tcp://127.0.0.1:*"); err != nil {
+			t.Fatal(err)
+		}
+		f := newForwarder(t, strings.TrimPrefix(g.LastEndpoint(), "tcp://"))
+		ps := p.socket(t, "DEALER", map[string]any{"heartbeat_ivl": 50, "heartbeat_timeout": 60000,
+			"heartbeat_ttl": 400, "reconnect_ivl": 10000})
+		defer p.do(t, map[string]any{"op": "close", "sock": ps})
+		p.do(t, map[string]any{"op": "connect", "sock": ps, "ep": f.endpoint()})
+		p.send(t, ps, zmq.NewMsgString("up"))
+		if m := goRecv(t, ctx, g); len(m) != 2 || string(m[1]) != "up" {
+			t.Fatalf("Go received %q", m)
+		}
+		// libzmq's first PING (carrying the TTL) goes out one interval
+		// after the handshake: let one through before the silence.
+		f.armUp.Store(true)
+		e := ev.wait(t, ctx, isType(zmq.EventDisconnected))
+		if !errors.Is(e.Err, zmq.ErrHeartbeat) {
+			t.Fatalf("disconnected for the wrong reason:\n- want: %v\n-  got: %v", zmq.ErrHeartbeat, e.Err)
+		}
+	})
+}
+
+// TestInteropLoadBalancing checks routing across several libzmq peers:
+// PUSH round-robins, PULL fair-queues, PUB fans out, ROUTER routes by id.
+func TestInteropLoadBalancing(t *testing.T) {
+	p := startPeer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	t.Run("PUSH-round-robin", func(t *testing.T) {
+		ev := newEvents()
+		g := newGo(t, zmq.Push, &zmq.Config{Monitor: ev.add})
+		if err := g.Bind("tcp://127.0.0.1:*"); err != nil {
+			t.Fatal(err)
+		}
+		var pulls []int
+		for i := 0; i < 2; i++ {
+			ps := p.socket(t, "PULL", nil)
+			defer p.do(t, map[string]any{"op": "close", "sock": ps})
+			p.do(t, map[string]any{"op": "connect", "sock": ps, "ep": g.LastEndpoint()})
+			pulls = append(pulls, ps)
+		}
+		// Both peers must be up before the first send, or it all goes to one.
+		var n int
+		ev.wait(t, ctx, func(e zmq.Event) bool {
+			if e.Type == zmq.EventHandshakeSucceeded {
+				n++
+			}
+			return n == 2
+		})
+		for i := 0; i < 6; i++ {
+			goSend(t, ctx, g, zmq.NewMsgString(fmt.Sprint(i)))
+		}
+		got := map[string]int{}
+		for _, ps := range pulls {
+			for i := 0; i < 3; i++ {
+				m := p.recv(t, ps)
+				got[string(m[0])]++
+			}
+			p.do(t, map[string]any{"op": "recv_none", "sock": ps, "wait_ms": 50})
+		}
+		if len(got) != 6 {
+			t.Fatalf("round robin: want each of 6 messages once across 2 peers (3 each), got %v", got)
+		}
+	})
+
+	t.Run("PULL-fair-queue", func(t *testing.T) {
+		g := newGo(t, zmq.Pull, nil)
+		if err := g.Bind("ipc://" + t.TempDir() + "/fq"); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			ps := p.socket(t, "PUSH", nil)
+			defer p.do(t, map[string]any{"op": "close", "sock": ps})
+			p.do(t, map[string]any{"op": "connect", "sock": ps, "ep": g.LastEndpoint()})
+			for j := 0; j < 10; j++ {
+				p.send(t, ps, zmq.NewMsgString(fmt.Sprintf("peer%d-%d", i, j)))
+			}
+		}
+		next := map[string]int{}
+		for k := 0; k < 30; k++ {
+			m := goRecv(t, ctx, g)
+			peer, seq, _ := strings.Cut(string(m[0]), "-")
+			if want := fmt.Sprint(next[peer]); seq != want {
+				t.Fatalf("%s: message %s out of order, want %s", peer, seq, want)
+			}
+			next[peer]++
+		}
+	})
+
+	t.Run("PUB-fan-out", func(t *testing.T) {
+		g := newGo(t, zmq.Pub, nil)
+		if err := g.Bind("tcp://127.0.0.1:*"); err != nil {
+			t.Fatal(err)
+		}
+		var subs []int
+		for i := 0; i < 3; i++ {
+			ps := p.socket(t, "SUB", nil)
+			defer p.do(t, map[string]any{"op": "close", "sock": ps})
+			p.do(t, map[string]any{"op": "subscribe", "sock": ps, "prefix": []byte("A")})
+			p.do(t, map[string]any{"op": "connect", "sock": ps, "ep": g.LastEndpoint()})
+			subs = append(subs, ps)
+		}
+		// Publish probes until every subscriber has one, then drain them.
+		for _, ps := range subs {
+			got := false
+			for i := 0; i < 100 && !got; i++ {
+				goSend(t, ctx, g, zmq.NewMsgString("A-probe"))
+				got = p.wait(t, p.start(t, map[string]any{"op": "recv", "sock": ps, "timeout_ms": 50})).OK
+			}
+			if !got {
+				t.Fatal("a libzmq subscriber never received a publication")
+			}
+		}
+		for _, ps := range subs {
+			(&pairRun{ctx: ctx, g: g, p: p, ps: ps}).drainPy(t, "A-probe")
+		}
+		for _, m := range topicMsgs() {
+			goSend(t, ctx, g, m.Clone())
+		}
+		for _, ps := range subs { // each subscriber gets every publication
+			for _, m := range topicMsgs() {
+				wantMsg(t, "libzmq subscriber received", m, p.recv(t, ps))
+			}
+		}
+	})
+
+	t.Run("ROUTER-by-id", func(t *testing.T) {
+		g := newGo(t, zmq.Router, &zmq.Config{RouterMandatory: true})
+		if err := g.Bind("tcp://127.0.0.1:*"); err != nil {
+			t.Fatal(err)
+		}
+		ids := []string{"alice", "bob", "carol"}
+		socks := map[string]int{}
+		for _, id := range ids {
+			ps := p.socket(t, "DEALER", map[string]any{"routing_id": []byte(id)})
+			defer p.do(t, map[string]any{"op": "close", "sock": ps})
+			p.do(t, map[string]any{"op": "connect", "sock": ps, "ep": g.LastEndpoint()})
+			p.send(t, ps, zmq.NewMsgString("hello"))
+			socks[id] = ps
+		}
+		for range ids {
+			m := goRecv(t, ctx, g)
+			if _, ok := socks[string(m[0])]; !ok || len(m) != 2 {
+				t.Fatalf("ROUTER received %q", m)
+			}
+		}
+		for i := len(ids) - 1; i >= 0; i-- {
+			goSend(t, ctx, g, zmq.NewMsgString(ids[i], "for "+ids[i]))
+		}
+		for _, id := range ids {
+			wantMsg(t, "libzmq DEALER "+id, zmq.NewMsgString("for "+id), p.recv(t, socks[id]))
+		}
+		if err := g.Send(ctx, zmq.NewMsgString("nobody", "x")); !errors.Is(err, zmq.ErrHostUnreachable) {
+			t.Fatalf("send to an unknown id:\n- want: %v\n-  got: %v", zmq.ErrHostUnreachable, err)
+		}
+	})
+}
+
+// TestInteropIncompatible checks that mismatched socket types are refused
+// at the handshake on both sides.
+func TestInteropIncompatible(t *testing.T) {
+	p := startPeer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ps := p.socket(t, "PUB", nil)
+	defer p.do(t, map[string]any{"op": "close", "sock": ps})
+	bound := p.do(t, map[string]any{"op": "bind", "sock": ps, "ep": "tcp://127.0.0.1:*"}).Endpoint
+	ev := newEvents()
+	g := newGo(t, zmq.Push, &zmq.Config{Monitor: ev.add})
+	if err := g.Connect(bound); err != nil {
+		t.Fatal(err)
+	}
+	e := ev.wait(t, ctx, func(e zmq.Event) bool {
+		return e.Type == zmq.EventHandshakeFailed || e.Type == zmq.EventHandshakeSucceeded || e.Type == zmq.EventDisconnected
+	})
+	if e.Type == zmq.EventHandshakeSucceeded {
+		t.Fatal("a PUSH completed a handshake with libzmq's PUB")
+	}
+	if e.Type == zmq.EventHandshakeFailed && !errors.Is(e.Err, zmq.ErrIncompatible) && !errors.Is(e.Err, io.EOF) {
+		t.Logf("handshake failed with %v", e.Err)
+	}
+
+	// And libzmq refuses ours: a libzmq PULL connecting to our PUB.
+	gp := newGo(t, zmq.Pub, nil)
+	if err := gp.Bind("tcp://127.0.0.1:*"); err != nil {
+		t.Fatal(err)
+	}
+	pull := p.socket(t, "PULL", nil)
+	defer p.do(t, map[string]any{"op": "close", "sock": pull})
+	p.do(t, map[string]any{"op": "monitor", "sock": pull})
+	p.do(t, map[string]any{"op": "connect", "sock": pull, "ep": gp.LastEndpoint()})
+	r := p.wait(t, p.start(t, map[string]any{"op": "wait_event", "sock": pull, "event": "HANDSHAKE_SUCCEEDED", "timeout_ms": 500}))
+	if r.OK {
+		t.Fatal("libzmq's PULL completed a handshake with our PUB")
+	}
 }
