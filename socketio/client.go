@@ -453,7 +453,7 @@ type SocketConfig struct {
 }
 
 type clientAck struct {
-	ch   chan ackResult
+	fn   func(args []any, err error) // called once
 	sent bool
 }
 
@@ -738,12 +738,13 @@ func (s *ClientSocket) EmitVolatile(event string, args ...any) error {
 // buffered emit waits for the connection; an emit already sent fails with
 // ErrDisconnected if the connection is lost before the acknowledgement.
 func (s *ClientSocket) EmitWithAck(ctx context.Context, event string, args ...any) ([]any, error) {
-	a := &clientAck{ch: make(chan ackResult, 1)}
+	ch := make(chan ackResult, 1)
+	a := &clientAck{fn: func(args []any, err error) { ch <- ackResult{args, err} }}
 	if err := s.emit(event, args, a, false); err != nil {
 		return nil, err
 	}
 	select {
-	case r := <-a.ch:
+	case r := <-ch:
 		return r.args, r.err
 	case <-ctx.Done():
 		s.mu.Lock()
@@ -759,6 +760,17 @@ func (s *ClientSocket) EmitWithAck(ctx context.Context, event string, args ...an
 		}
 		return nil, ctx.Err()
 	}
+}
+
+// EmitWithAckFunc sends an event and returns at once; fn is called with
+// the server's acknowledgement, on the Manager's goroutine, or with an
+// error: ErrDisconnected when the connection was lost after the emit went
+// out, ErrClientClosed when the socket or Manager closed first. Like Emit,
+// it is buffered while disconnected. fn is never called if the server
+// never answers: bound the wait yourself if needed (EmitWithAck does).
+func (s *ClientSocket) EmitWithAckFunc(fn func(args []any, err error), event string, args ...any) error {
+	var once sync.Once
+	return s.emit(event, args, &clientAck{fn: func(a []any, err error) { once.Do(func() { fn(a, err) }) }}, false)
 }
 
 func (s *ClientSocket) emit(event string, args []any, a *clientAck, volatile bool) error {
@@ -873,7 +885,7 @@ func (s *ClientSocket) failAcks(err error) {
 	s.acks = make(map[uint64]*clientAck)
 	s.mu.Unlock()
 	for _, a := range acks {
-		a.ch <- ackResult{err: err}
+		a.fn(nil, err)
 	}
 }
 
@@ -905,7 +917,7 @@ func (s *ClientSocket) onConnLost(reason string) {
 	hs := s.onDisc
 	s.mu.Unlock()
 	for _, a := range failed {
-		a.ch <- ackResult{err: ErrDisconnected}
+		a.fn(nil, ErrDisconnected)
 	}
 	s.notify()
 	for _, h := range hs {
@@ -944,7 +956,7 @@ func (s *ClientSocket) onPacket(p *parser.Packet) {
 		delete(s.acks, p.ID)
 		s.mu.Unlock()
 		if a != nil {
-			a.ch <- ackResult{args: args}
+			a.fn(args, nil)
 		}
 	case parser.Disconnect:
 		s.m.mu.Lock()

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
-	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -498,20 +497,14 @@ func clRestart(t *testing.T, p *clPeer, transports []string) {
 	}
 	// An emit with ack made while disconnected waits for the connection.
 	acked := make(chan []any, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		res, err := s.EmitWithAck(ctx, "echo", "queued")
+	err := s.EmitWithAckFunc(func(res []any, err error) {
 		if err != nil {
 			res = []any{err.Error()}
 		}
 		acked <- res
-	}()
-	for range 1000 {
-		if s.Buffered() == 8 {
-			break
-		}
-		runtime.Gosched()
+	}, "echo", "queued")
+	if err != nil {
+		t.Fatal(err)
 	}
 	if s.Buffered() != 8 {
 		t.Fatalf("buffered %d", s.Buffered())
