@@ -64,9 +64,9 @@ type Config struct {
 var (
 	// ErrNoWorker: no worker has announced the service.
 	ErrNoWorker = errors.New("zmqdoor: no worker for service")
-	// ErrTimeout: the worker did not answer in time. It wraps
-	// context.DeadlineExceeded.
-	ErrTimeout = fmt.Errorf("zmqdoor: request timed out: %w", context.DeadlineExceeded)
+	// ErrTimeout: the worker did not answer before the ctx ended; the
+	// error also matches the ctx's error (context.DeadlineExceeded).
+	ErrTimeout = errors.New("zmqdoor: no reply in time")
 	// ErrLimit: too many requests pending.
 	ErrLimit = errors.New("zmqdoor: too many pending requests")
 	// ErrClosed: the door is not serving. It wraps net.ErrClosed.
