@@ -445,20 +445,25 @@ func (d *Door) receive(ctx context.Context, s *zmq.Socket) {
 		if err != nil {
 			return
 		}
-		if len(m) < 2 || len(m) > 3 {
-			d.inRefused.Add(1)
-			d.log.Debug("zmqdoor: in: want [room, text] or [room, text, from]", "frames", len(m))
-			continue
-		}
-		from := d.cfg.From
-		if len(m) == 3 && len(m[2]) > 0 {
-			from = string(m[2])
-		}
-		if _, err := d.pool.Say(from, string(m[0]), string(m[1])); err != nil {
-			d.inRefused.Add(1)
-			d.log.Debug("zmqdoor: in: refused", "room", string(m[0]), "from", from, "err", err)
-			continue
-		}
-		d.inOK.Add(1)
+		d.take(m)
 	}
+}
+
+// take says one [room, text(, from)] message, or counts it refused.
+func (d *Door) take(m zmq.Msg) {
+	if len(m) < 2 || len(m) > 3 {
+		d.inRefused.Add(1)
+		d.log.Debug("zmqdoor: in: want [room, text] or [room, text, from]", "frames", len(m))
+		return
+	}
+	from := d.cfg.From
+	if len(m) == 3 && len(m[2]) > 0 {
+		from = string(m[2])
+	}
+	if _, err := d.pool.Say(from, string(m[0]), string(m[1])); err != nil {
+		d.inRefused.Add(1)
+		d.log.Debug("zmqdoor: in: refused", "room", string(m[0]), "from", from, "err", err)
+		return
+	}
+	d.inOK.Add(1)
 }

@@ -21,30 +21,38 @@ func (d *Door) route(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		if len(m) < 2 {
-			continue
+		d.fromWorker(m)
+	}
+}
+
+// fromWorker handles one message from a worker: [id, "READY", service],
+// [id, rid, reply] or [id, rid, reason, "ERROR"]. Anything else is
+// dropped.
+func (d *Door) fromWorker(m zmq.Msg) {
+	if len(m) < 3 {
+		d.log.Debug("zmqdoor: rpc: malformed message from worker", "frames", len(m))
+		return
+	}
+	id, body := string(m[0]), m[1:]
+	switch {
+	case len(body) == 2 && string(body[0]) == "READY":
+		d.addWorker(id, string(body[1]))
+	case len(body) == 2 || (len(body) == 3 && string(body[2]) == "ERROR"):
+		var r reply
+		if len(body) == 3 {
+			r.err = &WorkerError{Reason: string(body[1])}
+		} else {
+			r.body = body[1]
 		}
-		id, body := string(m[0]), m[1:]
-		switch {
-		case len(body) == 2 && string(body[0]) == "READY":
-			d.addWorker(id, string(body[1]))
-		case len(body) == 2 || (len(body) == 3 && string(body[2]) == "ERROR"):
-			var r reply
-			if len(body) == 3 {
-				r.err = &WorkerError{Reason: string(body[1])}
-			} else {
-				r.body = body[1]
-			}
-			d.mu.Lock()
-			ch := d.pending[string(body[0])]
-			delete(d.pending, string(body[0]))
-			d.mu.Unlock()
-			if ch != nil {
-				ch <- r // buffered: never blocks
-			}
-		default:
-			d.log.Debug("zmqdoor: rpc: malformed message from worker", "frames", len(m))
+		d.mu.Lock()
+		ch := d.pending[string(body[0])]
+		delete(d.pending, string(body[0]))
+		d.mu.Unlock()
+		if ch != nil {
+			ch <- r // buffered, and only one sender: never blocks
 		}
+	default:
+		d.log.Debug("zmqdoor: rpc: malformed message from worker", "frames", len(m))
 	}
 }
 
