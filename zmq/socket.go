@@ -677,6 +677,12 @@ func (s *Socket) applySub(p *pipe, on bool, topic []byte) {
 	if s.cfg.XPubManual && s.typ == XPub {
 		s.lastSub, up = p, true
 	} else if on {
+		if len(p.subs.m) >= maxPeerSubs {
+			// A peer may not grow our memory without bound.
+			s.mu.Unlock()
+			s.dropped.Add(1)
+			return
+		}
 		if p.subs.addSet(topic) {
 			s.topics[string(topic)]++
 			up = s.topics[string(topic)] == 1
@@ -699,8 +705,13 @@ func (s *Socket) applySub(p *pipe, on bool, topic []byte) {
 			f[0] = 1
 		}
 		copy(f[1:], topic)
-		s.pushIn(p, []Msg{{f}}, true)
+		if s.pushIn(p, []Msg{{f}}, false) == 0 {
+			s.dropped.Add(1) // the application is not reading: bounded
+		}
 	}
 }
+
+// maxPeerSubs bounds the subscriptions one peer may hold on a PUB or XPUB.
+const maxPeerSubs = 1 << 16
 
 var zmtpCompatible = zmtp.Compatible
