@@ -181,7 +181,7 @@ type Manager struct {
 	failed  error
 	final   error // why the Manager stopped: ErrClientClosed or ErrReconnectFailed
 
-	reconnects, badPackets atomic.Uint64
+	reconnects, badPackets, failedAttempts atomic.Uint64
 }
 
 // NewManager starts a Manager for the server at rawURL (http, https, ws or
@@ -246,11 +246,13 @@ type ClientStats struct {
 	// BadPackets counts malformed packets from the server (each one drops
 	// the connection).
 	BadPackets uint64
+	// FailedAttempts counts connection attempts that failed.
+	FailedAttempts uint64
 }
 
 // Stats returns the Manager's counters.
 func (m *Manager) Stats() ClientStats {
-	return ClientStats{Reconnects: m.reconnects.Load(), BadPackets: m.badPackets.Load()}
+	return ClientStats{Reconnects: m.reconnects.Load(), BadPackets: m.badPackets.Load(), FailedAttempts: m.failedAttempts.Load()}
 }
 
 // Close closes the connection, stops reconnecting and waits for the
@@ -311,6 +313,7 @@ func (m *Manager) run() {
 			m.cfg.Logger.Debug("socketio client: connect failed", "url", m.urls[idx], "error", err)
 			idx = (idx + 1) % len(m.urls)
 			attempt++
+			m.failedAttempts.Add(1)
 			m.mu.Lock()
 			m.failed = err
 			m.mu.Unlock()

@@ -565,24 +565,37 @@ func TestClientSeveralURLsAndGiveUp(t *testing.T) {
 	live, _ := goServerOn(t, "127.0.0.1:0", false)
 	cfg := clConfig(nil)
 	cfg.URLs = []string{live}
-	errs := make(chan error, 4)
 	m, err := NewManager(dead, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	s := m.Socket("/", nil)
-	s.OnConnectError(func(err error) {
+	if err := m.Socket("/", nil).Connect(clCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if st := m.Stats(); st.FailedAttempts < 1 {
+		t.Fatalf("the dead address was not tried first: %+v", st)
+	}
+
+	// A socket waiting in Connect hears of each failed attempt.
+	cfg = clConfig(nil)
+	cfg.ReconnectAttempts = 3
+	m1, err := NewManager(dead, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m1.Close()
+	errs := make(chan error, 8)
+	s1 := m1.Socket("/", nil)
+	s1.OnConnectError(func(err error) {
 		select {
 		case errs <- err:
 		default:
 		}
 	})
-	if err := s.Connect(clCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	if e := clWait(t, errs, "first attempt's error"); e == nil {
-		t.Fatal("no error for the dead address")
+	go s1.Connect(clCtx(t))
+	if e := clWait(t, errs, "an attempt's error"); e == nil {
+		t.Fatal("nil error")
 	}
 
 	cfg = clConfig(nil)
