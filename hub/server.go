@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/engineio"
+	"github.com/switchboard/switchboard/monitor"
 	"github.com/switchboard/switchboard/socketio"
 )
 
@@ -34,6 +35,18 @@ type ServerConfig struct {
 	ShutdownTimeout time.Duration
 	// Logger receives the server's records. nil means silent.
 	Logger *slog.Logger
+	// Protect configures admission (allow/deny networks, an Admit
+	// callback), connections per address and the client token; see
+	// ProtectConfig. nil means its defaults.
+	Protect *ProtectConfig
+	// AdminToken, when set, is required ("Authorization: Bearer TOKEN")
+	// by the admin endpoints /metrics and /api/conns; when empty they
+	// answer loopback clients only.
+	AdminToken string
+	// Audit receives the audit records (bind, accept, refuse, auth
+	// failure, join, leave, close), each with the attribute audit=true.
+	// nil means Logger.
+	Audit *slog.Logger
 }
 
 // Server is the hub daemon's HTTP side: the chat page at "/" and the
@@ -46,6 +59,7 @@ type Server struct {
 	hub *Hub
 	sio *socketio.Server
 	mux *http.ServeMux
+	x   serverExtra
 }
 
 // NewServer returns a Server configured by cfg (nil means defaults).
@@ -88,9 +102,22 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 	if sc.Engine != nil {
 		ec = *sc.Engine
 	}
+	audit := c.Audit
+	if audit == nil {
+		audit = c.Logger
+	}
+	g, err := NewGuard(c.Protect, audit)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
 	s := &Server{cfg: c, log: c.Logger, hub: h}
+	s.x = serverExtra{guard: g, proc: monitor.Self("serve", nil, time.Now()), adminToken: c.AdminToken}
 	allow := ec.AllowRequest
 	ec.AllowRequest = func(r *http.Request) error {
+		if _, err := g.checkRequest("socket.io", r); err != nil {
+			return err
+		}
 		if err := s.checkOrigin(r); err != nil {
 			return err
 		}
@@ -107,7 +134,9 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
 	s.sio = sio
-	ServeSocketIO(h, sio.Of("/"))
+	sio.Of("/").Use(g.tokenMiddleware)
+	s.x.door = serveSocketIO(h, sio.Of("/"), g)
+	s.x.door.audit = g.audit
 	path := sc.Path
 	if path == "" {
 		path = "/socket.io/"
@@ -115,6 +144,7 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 	s.mux = http.NewServeMux()
 	s.mux.Handle(path, sio)
 	s.mux.Handle("/", WebHandler())
+	s.routeWatch()
 	return s, nil
 }
 
@@ -176,6 +206,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
+	local := ln.Addr().String()
+	s.x.door.local.Store(&local)
+	s.x.guard.audit.Info("bind", "door", "http", "local", local)
+	ln = s.x.guard.Listener("http", ln)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	var err error
@@ -186,6 +220,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down")
+	s.announceShutdown("server shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err = s.Shutdown(sctx)

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
 
 	"github.com/switchboard/switchboard/socketio"
 )
@@ -12,16 +15,30 @@ import (
 // attached to h and speaks the chat protocol described in the package
 // documentation. A socket refused by the Hub (ErrLimit, ErrClosed) is
 // disconnected at once. Call it before the server accepts connections.
-func ServeSocketIO(h *Hub, ns *socketio.Namespace) {
+func ServeSocketIO(h *Hub, ns *socketio.Namespace) { serveSocketIO(h, ns, nil) }
+
+// serveSocketIO is ServeSocketIO with a Guard (nil: none) that counts
+// connections per address and audits accept, join and leave.
+func serveSocketIO(h *Hub, ns *socketio.Namespace, g *Guard) *sioDoor {
 	door := &sioDoor{ns: ns}
 	ns.OnConnection(func(s *socketio.Socket) {
-		c, err := h.Attach(sioPeer{s, door})
+		release, ok := door.admit(g, s)
+		if !ok {
+			return
+		}
+		st := &sioStats{since: time.Now()}
+		c, err := h.Attach(sioPeer{s, door, st})
 		if err != nil {
 			h.log.Debug("socket refused", "sid", s.ID(), "err", err)
+			release()
 			s.Disconnect(true)
 			return
 		}
-		s.OnDisconnect(func(string) { c.Close() })
+		s.OnDisconnect(func(string) { c.Close(); release() })
+		s.OnAny(func(event string, args []any) {
+			st.msgsIn.Add(1)
+			st.bytesIn.Add(uint64(len(event)) + argBytes(args, 0))
+		})
 		s.On("nick", func(args []any, ack socketio.AckFunc) {
 			name, ok := stringArg(args)
 			if !ok {
@@ -38,6 +55,7 @@ func ServeSocketIO(h *Hub, ns *socketio.Namespace) {
 				return
 			}
 			members, err := c.Join(room)
+			door.audited(err, "join", s, room)
 			reply(ack, map[string]any{"room": room, "members": members, "topic": h.Topic(room)}, err)
 		})
 		s.On("leave", func(args []any, ack socketio.AckFunc) {
@@ -46,7 +64,9 @@ func ServeSocketIO(h *Hub, ns *socketio.Namespace) {
 				reply(ack, nil, errArg("leave takes a room"))
 				return
 			}
-			reply(ack, map[string]any{"room": room}, c.Leave(room))
+			err := c.Leave(room)
+			door.audited(err, "leave", s, room)
+			reply(ack, map[string]any{"room": room}, err)
 		})
 		s.On("say", func(args []any, ack socketio.AckFunc) {
 			var m map[string]any
@@ -80,6 +100,7 @@ func ServeSocketIO(h *Hub, ns *socketio.Namespace) {
 			reply(ack, map[string]any{"room": room, "topic": topic}, c.SetTopic(room, topic))
 		})
 	})
+	return door
 }
 
 // pairArg reads two string fields of the first argument, an object.
@@ -154,10 +175,13 @@ type (
 // delivered, encoded once for all its recipients. The Hub calls Deliver
 // from one goroutine at a time, so no lock is needed.
 type sioDoor struct {
-	ns   *socketio.Namespace
-	last *Event
-	raw  json.RawMessage
-	ids  []string // socket ids collected for the event being delivered
+	ns    *socketio.Namespace
+	last  *Event
+	raw   json.RawMessage
+	ids   []string    // socket ids collected for the event being delivered
+	stats []*sioStats // and their counters
+	local atomic.Pointer[string]
+	audit *slog.Logger // nil: none
 }
 
 // add collects p's socket for the event being delivered.
@@ -165,7 +189,9 @@ func (d *sioDoor) add(groups []peerGroup, p Peer) []peerGroup {
 	if len(d.ids) == 0 {
 		groups = append(groups, d)
 	}
-	d.ids = append(d.ids, p.(sioPeer).s.ID())
+	sp := p.(sioPeer)
+	d.ids = append(d.ids, sp.s.ID())
+	d.stats = append(d.stats, sp.st)
 	return groups
 }
 
@@ -173,12 +199,16 @@ func (d *sioDoor) add(groups []peerGroup, p Peer) []peerGroup {
 // packet once and closes any connection whose queue is full (whose close
 // handler then detaches it from the Hub).
 func (d *sioDoor) flush(ev *Event) {
-	ids := d.ids
-	d.ids = d.ids[:0]
+	ids, stats := d.ids, d.stats
+	d.ids, d.stats = d.ids[:0], d.stats[:0]
 	raw, err := d.encode(ev)
 	if err != nil {
 		return
 	}
+	for _, st := range stats {
+		st.count(ev, raw)
+	}
+	clear(stats)
 	d.ns.To(ids...).Emit(string(ev.Kind), raw)
 }
 
@@ -213,6 +243,7 @@ func (d *sioDoor) encode(ev *Event) (json.RawMessage, error) {
 type sioPeer struct {
 	s    *socketio.Socket
 	door *sioDoor
+	st   *sioStats
 }
 
 // Deliver emits ev. Emit never blocks; when the connection's queue is full
@@ -222,6 +253,7 @@ func (p sioPeer) Deliver(ev *Event) error {
 	if err != nil {
 		return err
 	}
+	p.st.count(ev, raw)
 	return p.s.Emit(string(ev.Kind), raw)
 }
 
