@@ -562,6 +562,24 @@ func TestLinger(t *testing.T) {
 	}
 }
 
+// A bound socket lingers on the connections it accepted, too.
+func TestLingerBound(t *testing.T) {
+	ctx := testCtx(t)
+	push, _ := NewSocket(Push, nil)
+	push.Bind("tcp://127.0.0.1:*")
+	ev := newEvents()
+	pull := newSock(t, Pull, &Config{Monitor: ev.add})
+	pull.Connect(push.LastEndpoint())
+	ev.wait(t, ctx, func(e Event) bool { return e.Type == EventHandshakeSucceeded })
+	for i := range 500 {
+		mustSend(t, ctx, push, fmt.Sprint(i))
+	}
+	push.Close()
+	for i := range 500 {
+		mustRecv(t, ctx, pull, fmt.Sprint(i))
+	}
+}
+
 func TestEndpoints(t *testing.T) {
 	tests := []struct {
 		ep   string

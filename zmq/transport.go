@@ -98,12 +98,16 @@ type listener struct {
 	endpoint string
 	tr       transport
 	ln       net.Listener
-	ctx      context.Context
+	ctx      context.Context // the accept loop
 	cancel   context.CancelFunc
+	connCtx  context.Context // the accepted connections
+	connStop context.CancelFunc
 	conns    atomic.Int64
 	inproc   string
 }
 
+// stop stops accepting; accepted connections live on (Close lingers on
+// them, then cancels the socket's context, which ends them).
 func (l *listener) stop() {
 	l.cancel()
 	if l.inproc != "" {
@@ -127,7 +131,13 @@ func (s *Socket) Bind(endpoint string) error {
 		return ErrClosed
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	l := &listener{s: s, tr: tr, ctx: ctx, cancel: cancel}
+	connCtx, connStop := context.WithCancel(s.ctx)
+	l := &listener{s: s, tr: tr, ctx: ctx, cancel: cancel, connCtx: connCtx, connStop: connStop}
+	defer func() {
+		if l.ln == nil && l.inproc == "" {
+			connStop()
+		}
+	}()
 	if scheme == "inproc" {
 		if s.cfg.Inproc == nil {
 			cancel()
@@ -212,7 +222,7 @@ func (l *listener) accept() {
 		go func() {
 			defer s.wg.Done()
 			defer l.conns.Add(-1)
-			s.serveConn(l.ctx, nc, nil, l.endpoint, transportName(l.endpoint))
+			s.serveConn(l.connCtx, nc, nil, l.endpoint, transportName(l.endpoint))
 		}()
 	}
 }
@@ -231,6 +241,7 @@ func (s *Socket) Unbind(endpoint string) error {
 			s.listeners = append(s.listeners[:i], s.listeners[i+1:]...)
 			s.mu.Unlock()
 			l.stop()
+			l.connStop()
 			return nil
 		}
 	}
