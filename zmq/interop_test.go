@@ -52,6 +52,7 @@ type pyPeer struct {
 	pending []chan pyResp
 	done    chan struct{} // closed when the reader ends
 	stderr  bytes.Buffer
+	stopped sync.Once
 }
 
 func startPeer(t *testing.T) *pyPeer {
@@ -98,6 +99,10 @@ func (p *pyPeer) read(r io.Reader) {
 }
 
 func (p *pyPeer) stop(t *testing.T) {
+	p.stopped.Do(func() { p.stop1(t) })
+}
+
+func (p *pyPeer) stop1(t *testing.T) {
 	p.mu.Lock()
 	fmt.Fprintln(p.stdin, `{"op":"quit"}`)
 	p.stdin.Close()
@@ -952,6 +957,44 @@ func TestInteropReconnect(t *testing.T) {
 			}
 			for i := 0; i < queued; i++ {
 				wantMsg(t, "Go received after restart", zmq.NewMsgString(fmt.Sprint("queued-", i)), goRecv(t, ctx, g))
+			}
+		})
+	}
+}
+
+// TestInteropPeerProcessRestart restarts the whole libzmq process (not
+// just its socket) behind a Go PUSH and checks that everything queued
+// meanwhile arrives at the new process.
+func TestInteropPeerProcessRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, transport := range []string{"tcp", "ipc"} {
+		t.Run(transport, func(t *testing.T) {
+			ep := "tcp://127.0.0.1:*"
+			if transport == "ipc" {
+				ep = "ipc://" + t.TempDir() + "/pr"
+			}
+			p1 := startPeer(t)
+			ps := p1.socket(t, "PULL", nil)
+			ep = p1.do(t, map[string]any{"op": "bind", "sock": ps, "ep": ep}).Endpoint
+			ev := newEvents()
+			g := newGo(t, zmq.Push, &zmq.Config{ReconnectIvl: 20 * time.Millisecond, ReconnectIvlMax: 100 * time.Millisecond, Monitor: ev.add})
+			if err := g.Connect(ep); err != nil {
+				t.Fatal(err)
+			}
+			goSend(t, ctx, g, zmq.NewMsgString("before"))
+			wantMsg(t, "libzmq received", zmq.NewMsgString("before"), p1.recv(t, ps))
+			p1.stop(t)
+			ev.wait(t, ctx, isType(zmq.EventDisconnected))
+			const queued = 100
+			for i := 0; i < queued; i++ {
+				goSend(t, ctx, g, zmq.NewMsgString(fmt.Sprint("queued-", i)))
+			}
+			p2 := startPeer(t)
+			ps = p2.socket(t, "PULL", nil)
+			p2.do(t, map[string]any{"op": "bind", "sock": ps, "ep": ep})
+			for i := 0; i < queued; i++ {
+				wantMsg(t, "new libzmq process received", zmq.NewMsgString(fmt.Sprint("queued-", i)), p2.recv(t, ps))
 			}
 		})
 	}
