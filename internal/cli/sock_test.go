@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/testutil"
 	"github.com/switchboard/switchboard/zmq"
 )
 
@@ -291,4 +293,63 @@ func TestSockPubSub(t *testing.T) {
 			t.Fatalf("sub printed nothing: %v", ctx.Err())
 		}
 	}
+}
+
+// TestSockInteropLibzmq drives `switchboard sock` from libzmq (pyzmq): a
+// libzmq REQ against `sock rep --echo`, and a libzmq PUSH into `sock pull`.
+func TestSockInteropLibzmq(t *testing.T) {
+	py := testutil.Python(t, "zmq")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+
+	t.Run("libzmq-REQ-to-sock-rep", func(t *testing.T) {
+		ep := "ipc://" + filepath.Join(dir, "rep")
+		repOut, repErr := newNotifyBuffer(), newNotifyBuffer()
+		rep := runCLI(ctx, []string{"sock", "rep", "--bind", ep, "--echo", "--count", "2", "--delim", "|"}, "", repOut, repErr)
+		repErr.waitFor(t, ctx, "bound ")
+		script := `
+import sys, zmq
+s = zmq.Context().socket(zmq.REQ)
+s.linger = 0
+s.rcvtimeo = 5000
+s.connect(sys.argv[1])
+for m in ([b"one"], [b"two", b"frames"]):
+    s.send_multipart(m)
+    print("|".join(f.decode() for f in s.recv_multipart()))
+`
+		out, err := exec.CommandContext(ctx, py, "-c", script, ep).CombinedOutput()
+		if err != nil {
+			t.Fatalf("libzmq REQ: %v\n%s", err, out)
+		}
+		waitErr(t, ctx, "rep", rep)
+		if want := "one\ntwo|frames\n"; string(out) != want || repOut.String() != want {
+			t.Fatalf("echo through sock rep:\n- want: %q\n-  got: %q (rep printed %q)", want, out, repOut.String())
+		}
+	})
+
+	t.Run("libzmq-PUSH-to-sock-pull", func(t *testing.T) {
+		ep := "ipc://" + filepath.Join(dir, "pull")
+		pullOut, pullErr := newNotifyBuffer(), newNotifyBuffer()
+		pull := runCLI(ctx, []string{"sock", "pull", "--bind", ep, "--count", "3"}, "", pullOut, pullErr)
+		pullErr.waitFor(t, ctx, "bound ")
+		script := `
+import sys, zmq
+ctx = zmq.Context()
+s = ctx.socket(zmq.PUSH)
+s.connect(sys.argv[1])
+s.send(b"a")
+s.send_multipart([b"b", b"c"])
+s.send(b"\x00\x80")
+s.close(5000)
+ctx.term()
+`
+		if out, err := exec.CommandContext(ctx, py, "-c", script, ep).CombinedOutput(); err != nil {
+			t.Fatalf("libzmq PUSH: %v\n%s", err, out)
+		}
+		waitErr(t, ctx, "pull", pull)
+		if want := "a\nb|c\n0x0080\n"; pullOut.String() != want {
+			t.Fatalf("sock pull printed:\n- want: %q\n-  got: %q", want, pullOut.String())
+		}
+	})
 }
