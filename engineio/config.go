@@ -35,6 +35,9 @@ type Config struct {
 	DisableUpgrades bool
 	// MaxQueuedPackets bounds each socket's outgoing queue. Default 1024.
 	MaxQueuedPackets int
+	// MaxSessions bounds the open sessions; a handshake over it is refused
+	// with status 503 and error code 3. Default 100000.
+	MaxSessions int
 	// Cookie, when not nil, is the template of the sid cookie set on the
 	// handshake (its Value is replaced; an empty Name means "io", an empty
 	// Path "/"). Default none.
@@ -116,6 +119,12 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if o.MaxQueuedPackets == 0 {
 		o.MaxQueuedPackets = 1024
+	}
+	if o.MaxSessions < 0 {
+		return o, errors.New("engineio: MaxSessions must not be negative")
+	}
+	if o.MaxSessions == 0 {
+		o.MaxSessions = 100000
 	}
 	if len(o.Transports) == 0 {
 		o.Transports = []string{transportPolling, transportWebSocket}

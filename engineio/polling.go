@@ -110,6 +110,9 @@ func (srv *Server) writePayload(w http.ResponseWriter, b []byte) error {
 	if err == nil {
 		err = rc.Flush()
 	}
+	// Deadlines outlive the request on a kept-alive connection: clear it
+	// before the next request (a long poll) comes.
+	_ = rc.SetWriteDeadline(time.Time{})
 	return err
 }
 
@@ -143,15 +146,23 @@ func (s *Socket) handlePost(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	srv.hook("post-read", s)
-	s.lockRecv()
+	// Read the whole body first, within a deadline and without holding
+	// the handler lock: a client that stalls its body delays nobody.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(srv.cfg.WriteTimeout))
+	body, err := packet.ReadBody(r.Body, r.ContentLength, srv.cfg.MaxPayload)
+	_ = rc.SetReadDeadline(time.Time{})
 	var perr error
-	err := packet.ReadPayload(r.Body, r.ContentLength, srv.cfg.MaxPayload, func(p packet.Packet) error {
-		if !s.onPacket(p, p.Len()) {
-			return errStop
-		}
-		return nil
-	})
-	s.unlockRecv()
+	if err == nil {
+		s.lockRecv()
+		err = packet.DecodePayload(body, func(p packet.Packet) error {
+			if !s.onPacket(p, p.Len()) {
+				return errStop
+			}
+			return nil
+		})
+		s.unlockRecv()
+	}
 	// The body is read: the next POST may come, even before we answer.
 	s.mu.Lock()
 	s.posting = false

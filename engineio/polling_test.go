@@ -581,3 +581,66 @@ func TestCloseInOnConnect(t *testing.T) {
 		t.Errorf("Count: want 0, got %d", e.srv.Count())
 	}
 }
+
+// TestPollingLongWaitOnKeptAliveConnection: deadlines set for one
+// response must not cut a later long poll on the same connection.
+func TestPollingLongWaitOnKeptAliveConnection(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, &Config{WriteTimeout: 50 * time.Millisecond}, nil)
+	sid := e.handshake()
+	if code, _ := e.post(sid, "4a"); code != 200 {
+		t.Fatal(code)
+	}
+	if _, body := e.poll(sid); body != "4a" {
+		t.Fatalf("poll: %q", body)
+	}
+	res := e.pollAsync(sid)
+	s := e.srv.Socket(sid)
+	time.AfterFunc(300*time.Millisecond, func() { _ = s.Send(Message{Data: []byte("late")}) })
+	if r := recv(t, res, "long poll"); r != [2]string{"200", "4late"} {
+		t.Errorf("long poll: want 200 4late, got %v", r)
+	}
+}
+
+// TestStalledPostBody: a client that stops sending its POST body is cut
+// after WriteTimeout; the session closes and OnClose runs.
+func TestStalledPostBody(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, &Config{WriteTimeout: 200 * time.Millisecond}, nil)
+	sid := e.handshake()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req, _ := http.NewRequest("POST", e.url+"?EIO=4&transport=polling&sid="+sid, pr)
+		req.ContentLength = 100
+		if resp, err := e.client().Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	_, _ = pw.Write([]byte("4partial"))
+	ev := recv(t, e.closes, "close")
+	if ev.reason != ReasonTransportError {
+		t.Errorf("want transport error, got %q %v", ev.reason, ev.err)
+	}
+	pw.Close()
+	recv(t, done, "post")
+}
+
+func TestMaxSessions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, &Config{MaxSessions: 2}, nil)
+	e.handshake()
+	sid := e.handshake()
+	if code, body := e.do("GET", "EIO=4&transport=polling", nil); code != 503 || !strings.Contains(body, `"code":3`) {
+		t.Errorf("third polling session: want 503 code 3, got %d %s", code, body)
+	}
+	if _, resp, err := e.dialWS("EIO=4&transport=websocket"); err == nil || resp == nil || resp.StatusCode != 503 {
+		t.Errorf("third websocket session: want 503, got %v", err)
+	}
+	e.srv.Socket(sid).Close()
+	if code, _ := e.do("GET", "EIO=4&transport=polling", nil); code != 200 {
+		t.Errorf("after a close: want 200, got %d", code)
+	}
+}

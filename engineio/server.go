@@ -273,6 +273,10 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		srv.refuseStatus(w, http.StatusServiceUnavailable, CodeBadRequest, "Server shutting down")
 		return
 	}
+	if srv.open.Load() >= int64(srv.cfg.MaxSessions) {
+		srv.refuseStatus(w, http.StatusServiceUnavailable, CodeBadRequest, "Server unavailable")
+		return
+	}
 	if isWS {
 		srv.handshakeWS(w, r)
 	} else {
@@ -313,7 +317,7 @@ func (srv *Server) refuseStatus(w http.ResponseWriter, status, code int, msg str
 }
 
 // newSocket creates and registers a socket for handshake request r; nil
-// once the server is shutting down.
+// once the server is shutting down or at MaxSessions.
 func (srv *Server) newSocket(r *http.Request, transport string) *Socket {
 	var raw [15]byte
 	_, _ = rand.Read(raw[:])
@@ -336,7 +340,7 @@ func (srv *Server) newSocket(r *http.Request, transport string) *Socket {
 		s.local = a.String()
 	}
 	srv.mu.Lock()
-	if srv.draining {
+	if srv.draining || srv.open.Load() >= int64(srv.cfg.MaxSessions) {
 		srv.mu.Unlock()
 		return nil
 	}
@@ -388,7 +392,7 @@ func (srv *Server) setCookie(w http.ResponseWriter, sid string) {
 func (srv *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	s := srv.newSocket(r, transportPolling)
 	if s == nil {
-		srv.refuseStatus(w, http.StatusServiceUnavailable, CodeBadRequest, "Server shutting down")
+		srv.refuseStatus(w, http.StatusServiceUnavailable, CodeBadRequest, "Server unavailable")
 		return
 	}
 	srv.connect(s)

@@ -64,11 +64,20 @@ func ReadPayload(r io.Reader, size, max int64, fn func(Packet) error) error {
 	if size > max {
 		return fmt.Errorf("%w: %d bytes, max %d", ErrTooLarge, size, max)
 	}
-	b, err := readLimited(r, size, max)
+	b, err := ReadBody(r, size, max)
 	if err != nil {
 		return err
 	}
 	return DecodePayload(b, fn)
+}
+
+// ReadBody reads r to EOF into a new buffer of at most max bytes, with
+// the same size hint and limits as ReadPayload.
+func ReadBody(r io.Reader, size, max int64) ([]byte, error) {
+	if size > max {
+		return nil, fmt.Errorf("%w: %d bytes, max %d", ErrTooLarge, size, max)
+	}
+	return readLimited(r, size, max)
 }
 
 // readLimited reads r to EOF into a new buffer of at most max bytes.
