@@ -666,24 +666,67 @@ func TestInteropPairs(t *testing.T) {
 					if transport == "ipc" {
 						ep = fmt.Sprintf("ipc://%s/%d", dir, n)
 					}
-					ev := newEvents()
-					cfg := pc.goCfg
-					cfg.Monitor = ev.add
-					g := newGo(t, pc.goType, &cfg)
-					ps := p.socket(t, pc.pyType, pc.pyOpts)
-					t.Cleanup(func() { p.do(t, map[string]any{"op": "close", "sock": ps}) })
-					if goBinds {
-						if err := g.Bind(ep); err != nil {
-							t.Fatal(err)
-						}
-						p.do(t, map[string]any{"op": "connect", "sock": ps, "ep": g.LastEndpoint()})
-					} else {
-						bound := p.do(t, map[string]any{"op": "bind", "sock": ps, "ep": ep}).Endpoint
-						if err := g.Connect(bound); err != nil {
-							t.Fatal(err)
-						}
+					runPair(t, ctx, p, pc, ep, goBinds, nil)
+				})
+			}
+		}
+	}
+}
+
+// runPair sets up one scenario: a Go socket and a libzmq one, one bound
+// on ep and the other connected to it, then runs the case.
+func runPair(t *testing.T, ctx context.Context, p *pyPeer, pc pairCase, ep string, goBinds bool, extraOpts map[string]any) {
+	t.Helper()
+	ev := newEvents()
+	cfg := pc.goCfg
+	cfg.Monitor = ev.add
+	g := newGo(t, pc.goType, &cfg)
+	opts := map[string]any{}
+	for k, v := range pc.pyOpts {
+		opts[k] = v
+	}
+	for k, v := range extraOpts {
+		opts[k] = v
+	}
+	ps := p.socket(t, pc.pyType, opts)
+	t.Cleanup(func() { p.do(t, map[string]any{"op": "close", "sock": ps}) })
+	if goBinds {
+		if err := g.Bind(ep); err != nil {
+			t.Fatal(err)
+		}
+		p.do(t, map[string]any{"op": "connect", "sock": ps, "ep": g.LastEndpoint()})
+	} else {
+		bound := p.do(t, map[string]any{"op": "bind", "sock": ps, "ep": ep}).Endpoint
+		if err := g.Connect(bound); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc.run(t, &pairRun{ctx: ctx, g: g, p: p, ps: ps, goBinds: goBinds, ev: ev})
+}
+
+// TestInteropMoreTransports runs a few pairs over IPv6 loopback and over
+// Linux abstract ipc names, in both roles.
+func TestInteropMoreTransports(t *testing.T) {
+	p := startPeer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	want := map[string]bool{"PUSH-PULL": true, "PULL-PUSH": true, "REQ-REP": true, "DEALER-ROUTER": true, "XSUB-XPUB": true}
+	for _, pc := range pairCases {
+		if !want[pc.name] {
+			continue
+		}
+		for _, transport := range []string{"tcp6", "ipc-abstract"} {
+			for _, goBinds := range []bool{true, false} {
+				role := "go-binds"
+				if !goBinds {
+					role = "go-connects"
+				}
+				t.Run(fmt.Sprintf("%s/%s/%s", pc.name, transport, role), func(t *testing.T) {
+					ep, opts := "tcp://[::1]:*", map[string]any{"ipv6": 1}
+					if transport == "ipc-abstract" {
+						ep, opts = fmt.Sprintf("ipc://@switchboard-interop-%d-%s", time.Now().UnixNano(), role), nil
 					}
-					pc.run(t, &pairRun{ctx: ctx, g: g, p: p, ps: ps, goBinds: goBinds, ev: ev})
+					runPair(t, ctx, p, pc, ep, goBinds, opts)
 				})
 			}
 		}

@@ -11,7 +11,7 @@ and fails with "timeout" when it runs out, so the process never hangs.
 Requests (fields beyond "op"):
   socket     type ("PUSH", ...), opts {routing_id: b64, sndhwm, rcvhwm, linger,
              heartbeat_ivl, heartbeat_timeout, heartbeat_ttl, router_mandatory,
-             xpub_verbose, immediate}                      -> sock
+             xpub_verbose, immediate, reconnect_ivl, ipv6}                      -> sock
   bind       sock, ep ("tcp://127.0.0.1:*" allowed)        -> endpoint
   connect    sock, ep
   unbind / disconnect   sock, ep
@@ -60,6 +60,7 @@ OPTS = {
     "xpub_verbose": zmq.XPUB_VERBOSE,
     "immediate": zmq.IMMEDIATE,
     "reconnect_ivl": zmq.RECONNECT_IVL,
+    "ipv6": zmq.IPV6,
 }
 
 
