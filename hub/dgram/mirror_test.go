@@ -98,6 +98,8 @@ func TestMirrorTwoHubs(t *testing.T) {
 	m1 := serveMirror(t, h1, "lobby", "udp://"+group+":0?iface=lo&mcastloop=1")
 	port := m1.LocalAddr().(*net.UDPAddr).Port
 	m2 := serveMirror(t, h2, "lobby", fmt.Sprintf("udp://%s:%d?iface=lo&mcastloop=1", group, port))
+	waitMember(t, h1, "lobby", "mirror")
+	waitMember(t, h2, "lobby", "mirror")
 	ann, annEv := member(t, h1, "ann", "lobby")
 	bob, bobEv := member(t, h2, "bob", "lobby")
 
@@ -138,5 +140,25 @@ func TestMirrorTwoHubs(t *testing.T) {
 	}
 	if s1.Looped == 0 && s2.Looped == 0 {
 		t.Fatalf("own datagrams never came back with mcastloop=1: %+v %+v", s1, s2)
+	}
+}
+
+// waitMember waits until user is in room: the doors join in Serve.
+func waitMember(t *testing.T, h *hub.Hub, room, user string) {
+	t.Helper()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		for _, m := range h.Members(room) {
+			if m == user {
+				return
+			}
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("%s not in %s within 10s", user, room)
+		}
 	}
 }

@@ -10,13 +10,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/switchboard/switchboard/endpoint"
-	"github.com/switchboard/switchboard/hub"
 	"github.com/switchboard/switchboard/hub/dgram"
 )
 
@@ -89,17 +87,8 @@ func TestNetlinkInNamespace(t *testing.T) {
 			t.Errorf("Serve: %v", err)
 		}
 	}()
+	waitMember(t, h, "kernel-events", "kernel")
 	ann, annEv := member(t, h, "ann", "kernel-events")
-	// Wait until the door is in the room before making events.
-	deadline := time.After(10 * time.Second)
-	for joined := false; !joined; {
-		select {
-		case ev := <-annEv:
-			joined = ev.Kind == hub.EventJoined && ev.User == "kernel"
-		case <-deadline:
-			t.Fatal("the netlink door did not join")
-		}
-	}
 	if out, err := exec.Command("ip", "-n", ns, "link", "add", "sbdg0", "type", "veth", "peer", "name", "sbdg1").CombinedOutput(); err != nil {
 		t.Fatalf("ip link add: %v %s", err, out)
 	}
