@@ -1315,3 +1315,49 @@ func TestInteropIncompatible(t *testing.T) {
 		t.Fatal("libzmq's PULL completed a handshake with our PUB")
 	}
 }
+
+// TestInteropBrokerChain sends requests through two ROUTER/DEALER queues,
+// libzmq's and ours, so routing envelopes cross both implementations:
+//
+//	Go REQ -> libzmq queue -> Go queue (zmq.Proxy) -> libzmq REP
+func TestInteropBrokerChain(t *testing.T) {
+	p := startPeer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	px := p.do(t, map[string]any{"op": "proxy", "kind": "queue"})
+	defer p.do(t, map[string]any{"op": "proxy_stop", "proxy": px.Proxy})
+
+	front := newGo(t, zmq.Router, nil)
+	back := newGo(t, zmq.Dealer, nil)
+	if err := front.Connect(px.Backend); err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Bind("ipc://" + t.TempDir() + "/broker"); err != nil {
+		t.Fatal(err)
+	}
+	pctx, pcancel := context.WithCancel(ctx)
+	proxyDone := make(chan error, 1)
+	go func() { proxyDone <- zmq.Proxy(pctx, front, back, nil) }()
+	defer func() {
+		pcancel()
+		if err := <-proxyDone; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("Proxy: %v", err)
+		}
+	}()
+
+	rep := p.socket(t, "REP", nil)
+	defer p.do(t, map[string]any{"op": "close", "sock": rep})
+	p.do(t, map[string]any{"op": "connect", "sock": rep, "ep": back.LastEndpoint()})
+
+	req := newGo(t, zmq.Req, nil)
+	if err := req.Connect(px.Frontend); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range interopMsgs() {
+		goSend(t, ctx, req, m.Clone())
+		wantMsg(t, "libzmq REP received", m, p.recv(t, rep))
+		p.send(t, rep, prepend(m, "reply"))
+		wantMsg(t, "Go REQ received", prepend(m, "reply"), goRecv(t, ctx, req))
+	}
+}

@@ -27,7 +27,8 @@ Requests (fields beyond "op"):
              commands (a bound socket attaches new peers only then)
   monitor    sock: start recording its events
   wait_event sock, event ("DISCONNECTED", "HANDSHAKE_SUCCEEDED", ...)
-  proxy      -> frontend, backend: an XSUB (frontend) / XPUB (backend) pair,
+  proxy      kind -> frontend, backend: an XSUB (frontend) / XPUB (backend) pair
+             (kind "queue": ROUTER / DEALER),
              both bound on tcp://127.0.0.1:*, joined by zmq.proxy_steerable in
              a thread; proxy_stop ends it
   quit
@@ -214,8 +215,10 @@ def op_wait_event(req):
 
 
 def op_proxy(req):
-    front = ctx.socket(zmq.XSUB)
-    back = ctx.socket(zmq.XPUB)
+    if req.get("kind") == "queue":
+        front, back = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
+    else:
+        front, back = ctx.socket(zmq.XSUB), ctx.socket(zmq.XPUB)
     for s in (front, back):
         s.linger = 0
     front.bind("tcp://127.0.0.1:*")
