@@ -22,11 +22,14 @@ func FuzzConn(f *testing.F) {
 	f.Add(false, zmtp.AppendPing(nil, 10, []byte("ctx")))
 	f.Add(false, zmtp.AppendError(nil, "x"))
 	f.Add(false, []byte{0xff, 0xff, 0xff})
+	f.Add(true, []byte("raw\xff\x00\x00\x00\x00\x00\x00\x00\x00\x7f\x03\x01PLAIN"))
 	f.Fuzz(func(t *testing.T, pub bool, data []byte) {
 		typ, peer := Pull, "PUSH"
 		if pub {
 			typ, peer = Pub, "SUB"
 		}
+		// Inputs starting with "raw" replace the handshake too.
+		raw := len(data) >= 3 && string(data[:3]) == "raw"
 		s, err := NewSocket(typ, &Config{MaxMsgSize: 1 << 16, Linger: -1})
 		if err != nil {
 			t.Fatal(err)
@@ -40,8 +43,13 @@ func FuzzConn(f *testing.F) {
 			defer close(done)
 			s.serveConn(s.ctx, a, nil, "fuzz://", "fuzz")
 		}()
-		in := zmtp.AppendGreeting(nil, zmtp.Greeting{Mechanism: "NULL"})
-		in = zmtp.AppendReady(in, zmtp.Metadata{{Name: "Socket-Type", Value: []byte(peer)}})
+		var in []byte
+		if raw {
+			data = data[3:]
+		} else {
+			in = zmtp.AppendGreeting(nil, zmtp.Greeting{Mechanism: "NULL"})
+			in = zmtp.AppendReady(in, zmtp.Metadata{{Name: "Socket-Type", Value: []byte(peer)}})
+		}
 		b.SetWriteDeadline(time.Now().Add(2 * time.Second))
 		b.Write(append(in, data...))
 		b.Close()
