@@ -303,22 +303,23 @@ func (m *Manager) run() {
 				return
 			}
 		}
+		u := m.urls[idx]
 		dctx, cancel := context.WithTimeout(m.ctx, m.cfg.Timeout)
-		conn, err := engineio.Dial(dctx, m.urls[idx], m.cfg.Engine)
+		conn, err := engineio.Dial(dctx, u, m.cfg.Engine)
 		cancel()
 		if err != nil {
 			if m.ctx.Err() != nil {
 				return
 			}
-			m.cfg.Logger.Debug("socketio client: connect failed", "url", m.urls[idx], "error", err)
-			idx = (idx + 1) % len(m.urls)
+			m.cfg.Logger.Debug("socketio client: connect failed", "url", u, "error", err)
+			idx = (idx + 1) % len(m.urls) // the next address, in turn
 			attempt++
 			m.failedAttempts.Add(1)
 			m.mu.Lock()
 			m.failed = err
 			m.mu.Unlock()
 			for _, s := range m.activeSockets() {
-				s.emitConnectError(fmt.Errorf("socketio: connect %s: %w", m.urls[(idx+len(m.urls)-1)%len(m.urls)], err))
+				s.emitConnectError(fmt.Errorf("socketio: connect %s: %w", u, err))
 			}
 			continue
 		}
