@@ -18,8 +18,13 @@ func runServe(ctx context.Context, stdio Stdio, args []string) error {
 	origins := fs.String("allow-origin", "", "comma-separated browser `ORIGINS` (scheme://host:port) allowed besides the server's own")
 	verbose := fs.Bool("v", false, "log debug records")
 	df := addDoorFlags(fs)
+	pf := addProtectFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if err := pf.load(fs); err != nil {
+		fmt.Fprintf(stdio.Err, "switchboard serve: %v\n", err)
+		return ErrUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stdio.Err, "switchboard serve: unexpected argument %q\n", fs.Arg(0))
@@ -37,9 +42,19 @@ func runServe(ctx context.Context, stdio Stdio, args []string) error {
 			allowed = append(allowed, o)
 		}
 	}
-	srv, err := hub.NewServer(&hub.ServerConfig{Logger: log, AllowedOrigins: allowed})
+	scfg := &hub.ServerConfig{Logger: log, AllowedOrigins: allowed}
+	if err := pf.apply(scfg); err != nil {
+		fmt.Fprintf(stdio.Err, "switchboard serve: %v\n", err)
+		return ErrUsage
+	}
+	srv, err := hub.NewServer(scfg)
 	if err != nil {
 		return err
+	}
+	if *pf.checkConfig {
+		srv.Close()
+		fmt.Fprintln(stdio.Out, "switchboard serve: configuration ok")
+		return nil
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", *addr)
@@ -50,6 +65,8 @@ func runServe(ctx context.Context, stdio Stdio, args []string) error {
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
 		log.Warn("listening beyond loopback: anyone who can reach this address can chat", "addr", tcp.String())
 	}
+	stopControl := pf.startControl(ctx, srv, log)
+	defer stopControl()
 	url := "http://" + ln.Addr().String() + "/"
 	log.Info("serving chat", "url", url)
 	fmt.Fprintf(stdio.Out, "switchboard: chat on %s\n", url)
