@@ -1361,3 +1361,81 @@ func TestInteropBrokerChain(t *testing.T) {
 		wantMsg(t, "Go REQ received", prepend(m, "reply"), goRecv(t, ctx, req))
 	}
 }
+
+// TestInteropOptions covers socket options whose effect crosses the wire.
+func TestInteropOptions(t *testing.T) {
+	p := startPeer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	t.Run("PUB-drops-at-HWM-for-a-stalled-libzmq-SUB", func(t *testing.T) {
+		g := newGo(t, zmq.Pub, &zmq.Config{SendHWM: 10})
+		if err := g.Bind("tcp://127.0.0.1:*"); err != nil {
+			t.Fatal(err)
+		}
+		ps := p.socket(t, "SUB", map[string]any{"rcvhwm": 10})
+		defer p.do(t, map[string]any{"op": "close", "sock": ps})
+		p.do(t, map[string]any{"op": "subscribe", "sock": ps, "prefix": []byte("A")})
+		p.do(t, map[string]any{"op": "connect", "sock": ps, "ep": g.LastEndpoint()})
+		x := &pairRun{ctx: ctx, g: g, p: p, ps: ps}
+		x.pubToPy(t)
+		// libzmq stops reading (nobody calls recv): a PUB never blocks,
+		// it drops once the queues and socket buffers are full.
+		const n = 200000
+		payload := append([]byte("A"), bytes.Repeat([]byte("x"), 1023)...)
+		sctx, scancel := context.WithTimeout(ctx, 20*time.Second)
+		defer scancel()
+		for i := 0; i < n; i++ {
+			if err := g.Send(sctx, zmq.Msg{payload}); err != nil {
+				t.Fatalf("PUB Send %d blocked or failed: %v", i, err)
+			}
+		}
+		if d := g.Stats().Dropped; d == 0 {
+			t.Fatalf("sent %d KiB to a stalled subscriber with HWM 10 and dropped nothing", n)
+		}
+	})
+
+	t.Run("XPUB-welcome-to-libzmq-SUB", func(t *testing.T) {
+		g := newGo(t, zmq.XPub, &zmq.Config{XPubWelcome: []byte("welcome")})
+		if err := g.Bind("tcp://127.0.0.1:*"); err != nil {
+			t.Fatal(err)
+		}
+		ps := p.socket(t, "SUB", nil)
+		defer p.do(t, map[string]any{"op": "close", "sock": ps})
+		p.do(t, map[string]any{"op": "subscribe", "sock": ps, "prefix": []byte("welcome")})
+		p.do(t, map[string]any{"op": "connect", "sock": ps, "ep": g.LastEndpoint()})
+		wantMsg(t, "libzmq SUB received", zmq.NewMsgString("welcome"), p.recv(t, ps))
+	})
+
+	t.Run("libzmq-XPUB-verbose-sees-every-Go-subscription", func(t *testing.T) {
+		ps := p.socket(t, "XPUB", map[string]any{"xpub_verbose": 1})
+		defer p.do(t, map[string]any{"op": "close", "sock": ps})
+		bound := p.do(t, map[string]any{"op": "bind", "sock": ps, "ep": "tcp://127.0.0.1:*"}).Endpoint
+		for i := 0; i < 2; i++ {
+			g := newGo(t, zmq.Sub, nil)
+			if err := g.Connect(bound); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Subscribe([]byte("T")); err != nil {
+				t.Fatal(err)
+			}
+			// Verbose: the second subscriber's identical SUBSCRIBE is
+			// passed up as well.
+			wantMsg(t, "libzmq XPUB received", zmq.Msg{[]byte("\x01T")}, p.recvEvents(t, ps))
+		}
+	})
+}
+
+// recvEvents receives a message after letting libzmq attach new peers.
+func (p *pyPeer) recvEvents(t *testing.T, sock int) zmq.Msg {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		p.do(t, map[string]any{"op": "events", "sock": sock})
+		r := p.wait(t, p.start(t, map[string]any{"op": "recv", "sock": sock, "timeout_ms": 50}))
+		if r.OK {
+			return zmq.Msg(r.Frames)
+		}
+	}
+	t.Fatal("libzmq received nothing")
+	return nil
+}
