@@ -20,9 +20,20 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // waitTime bounds every wait of a test.
 const waitTime = 5 * time.Second
 
+// relaxedTimings keep the suites' ping interval but give the client
+// (this test, maybe on a loaded machine under -race) more time to answer
+// a ping and to join a namespace than the suites' 200ms and 1s; the
+// handshake cases check the suites' exact timings (engineCase.exact).
+var relaxedTimings = timings{
+	pingInterval:   300 * time.Millisecond,
+	pingTimeout:    time.Second,
+	connectTimeout: 2 * time.Second,
+}
+
 // env is the reference server on 127.0.0.1:0 with an HTTP client, as the
 // suites see it at localhost:3000.
 type env struct {
+	tm     timings
 	srv    *server
 	base   string       // http://127.0.0.1:port
 	client *http.Client // a fresh connection per concurrent request
@@ -30,14 +41,15 @@ type env struct {
 	path   string       // "/engine.io/" or "/socket.io/"
 }
 
-// newEnv starts the reference server; path selects the suite.
-func newEnv(t *testing.T, path string) *env {
+// newEnv starts the reference server with timings tm; path selects the
+// suite.
+func newEnv(t *testing.T, path string, tm timings) *env {
 	t.Helper()
-	srv, err := newServer(nil)
+	srv, err := newServer(tm, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{srv: srv, path: path, polls: make(chan string, 64)}
+	e := &env{tm: tm, srv: srv, path: path, polls: make(chan string, 64)}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if sid := r.URL.Query().Get("sid"); sid != "" && r.Method == http.MethodGet && r.URL.Query().Get("transport") == "polling" {
 			select {
@@ -192,13 +204,16 @@ func (w *ws) tryRead() (msg, error) {
 }
 
 // readNonPing returns the next message that is not a PING ("2"), as the
-// socket.io suite's waitForPackets does; pings are not answered.
+// socket.io suite's waitForPackets does. It answers the pings, so that a
+// slow (loaded, -race) run is not ended by the 200ms ping timeout.
 func (w *ws) readNonPing() msg {
 	w.t.Helper()
 	for {
-		if m := w.read(); m.bin || m.data != "2" {
+		m := w.read()
+		if m.bin || m.data != "2" {
 			return m
 		}
+		w.send("3")
 	}
 }
 
@@ -217,7 +232,7 @@ func (w *ws) waitClosed() {
 }
 
 // checkOpen checks an Engine.IO OPEN packet as both suites do.
-func checkOpen(t *testing.T, data string, upgrades []string) {
+func checkOpen(t *testing.T, e *env, data string, upgrades []string) {
 	t.Helper()
 	if !strings.HasPrefix(data, "0") {
 		t.Fatalf("open packet %q", data)
@@ -249,7 +264,11 @@ func checkOpen(t *testing.T, data string, upgrades []string) {
 	if !slices.Equal(got, upgrades) {
 		t.Errorf("upgrades %v, want %v", got, upgrades)
 	}
-	for k, want := range map[string]float64{"pingInterval": 300, "pingTimeout": 200, "maxPayload": 1e6} {
+	for k, want := range map[string]float64{
+		"pingInterval": float64(e.tm.pingInterval.Milliseconds()),
+		"pingTimeout":  float64(e.tm.pingTimeout.Milliseconds()),
+		"maxPayload":   maxPayload,
+	} {
 		if v[k] != want {
 			t.Errorf("%s = %v, want %v", k, v[k], want)
 		}

@@ -32,7 +32,7 @@ func run(args []string) error {
 	if *verbose {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	srv, err := newServer(log)
+	srv, err := newServer(suiteTimings, log)
 	if err != nil {
 		return err
 	}

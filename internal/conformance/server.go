@@ -10,13 +10,21 @@ import (
 	"github.com/switchboard/switchboard/socketio"
 )
 
-// The settings both test suites expect of the server under test.
-const (
-	pingInterval   = 300 * time.Millisecond
-	pingTimeout    = 200 * time.Millisecond
-	maxPayload     = 1_000_000
-	connectTimeout = 1000 * time.Millisecond
-)
+// timings are the server's heartbeat and connect timeouts.
+type timings struct {
+	pingInterval, pingTimeout, connectTimeout time.Duration
+}
+
+// suiteTimings are the settings both test suites expect of the server
+// under test (they check the first two in the handshake).
+var suiteTimings = timings{
+	pingInterval:   300 * time.Millisecond,
+	pingTimeout:    200 * time.Millisecond,
+	connectTimeout: 1000 * time.Millisecond,
+}
+
+// maxPayload is the suites' maxHttpBufferSize.
+const maxPayload = 1_000_000
 
 // server is the suites' reference server: an Engine.IO echo on /engine.io/
 // and the Socket.IO reference handlers on /socket.io/.
@@ -27,20 +35,21 @@ type server struct {
 }
 
 // engineConfig returns the Engine.IO settings of the suites, with path.
-func engineConfig(path string, log *slog.Logger) *engineio.Config {
+func engineConfig(path string, tm timings, log *slog.Logger) *engineio.Config {
 	return &engineio.Config{
 		Path:         path,
-		PingInterval: pingInterval,
-		PingTimeout:  pingTimeout,
+		PingInterval: tm.pingInterval,
+		PingTimeout:  tm.pingTimeout,
 		MaxPayload:   maxPayload,
 		CORS:         &engineio.CORS{Origins: []string{"*"}},
 		Logger:       log,
 	}
 }
 
-// newServer builds the reference server. log may be nil (silent).
-func newServer(log *slog.Logger) (*server, error) {
-	eio, err := engineio.NewServer(engineConfig("/engine.io/", log), func(s *engineio.Socket) {
+// newServer builds the reference server with timings tm (suiteTimings
+// for the suites). log may be nil (silent).
+func newServer(tm timings, log *slog.Logger) (*server, error) {
+	eio, err := engineio.NewServer(engineConfig("/engine.io/", tm, log), func(s *engineio.Socket) {
 		s.OnMessage(func(m engineio.Message) {
 			if s.Send(m) != nil {
 				s.Close() // the client does not read its echoes
@@ -51,8 +60,8 @@ func newServer(log *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	sio, err := socketio.NewServer(&socketio.Config{
-		Engine:         engineConfig("", nil),
-		ConnectTimeout: connectTimeout,
+		Engine:         engineConfig("", tm, nil),
+		ConnectTimeout: tm.connectTimeout,
 		Logger:         log,
 	})
 	if err != nil {
