@@ -23,13 +23,30 @@
 //
 // # Concurrency and memory
 //
-// The engine keeps no goroutine per idle socket beyond what the transport
-// needs: a WebSocket has its read loop (the HTTP handler's goroutine), a
-// polling socket has none between requests. Outgoing packets go into a
-// bounded per-socket queue; a short-lived flusher goroutine writes
-// everything queued in one batch (one poll response, or back-to-back
-// WebSocket frames with one write) and exits. Heartbeats use one
-// time.AfterFunc timer per socket.
+// The engine keeps no goroutine per idle socket. A polling socket has
+// none between requests. An idle WebSocket (plain TCP or Unix, on Linux)
+// is parked in one epoll set per Server; when it becomes readable a read
+// goroutine starts, delivers what arrived and parks it again. Elsewhere
+// (TLS, other systems) a WebSocket keeps its read goroutine. Outgoing
+// packets go into a bounded per-socket queue (MaxQueuedPackets); a
+// short-lived flusher goroutine writes everything queued in one batch (one
+// poll response, or back-to-back WebSocket frames in one write) and exits.
+// Heartbeats use one time.AfterFunc timer per socket. Per-connection
+// buffers are small (128 bytes each way for a WebSocket); batch and read
+// buffers are pooled.
+//
+// coder/websocket does the WebSocket handshake, reads every frame and
+// answers control frames; the engine writes its data frames itself (one
+// unmasked frame per packet, text or binary) on the same connection,
+// serialised with coder's writes.
+//
+// # Limits
+//
+// MaxPayload bounds HTTP bodies and WebSocket messages, MaxQueuedPackets
+// each socket's queue, MaxSessions the open sessions, WriteTimeout each
+// write to a client and each POST body read, PingTimeout how long a
+// client may stay silent. A slow or stalled client meets ErrQueueFull on
+// Send, then a close with "transport error"; other sockets are unaffected.
 //
 // # Errors
 //

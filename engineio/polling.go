@@ -10,6 +10,9 @@ import (
 	"github.com/switchboard/switchboard/engineio/internal/packet"
 )
 
+// errPollCancelled reports a pending GET cancelled by the client.
+var errPollCancelled = fmt.Errorf("%w: poll request cancelled", ErrTransport)
+
 // errOverlap reports a second concurrent GET or POST on one session.
 var errOverlap = fmt.Errorf("%w: overlapping polling requests", ErrTransport)
 
@@ -43,9 +46,12 @@ func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 		case <-s.poll:
 		case <-s.done:
 		case <-ctx.Done():
+			// The client gave up its poll (it went away): the session ends,
+			// as with the reference server.
 			s.mu.Lock()
 			s.polling = false
 			s.mu.Unlock()
+			s.close(ReasonTransportError, errPollCancelled, false, packet.Close)
 			return
 		}
 		s.mu.Lock()

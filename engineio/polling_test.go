@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -642,5 +643,33 @@ func TestMaxSessions(t *testing.T) {
 	e.srv.Socket(sid).Close()
 	if code, _ := e.do("GET", "EIO=4&transport=polling", nil); code != 200 {
 		t.Errorf("after a close: want 200, got %d", code)
+	}
+}
+
+// TestCancelledPollClosesSession: a client that abandons its pending GET
+// has gone away; the session closes (as the reference server does).
+func TestCancelledPollClosesSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, nil)
+	sid := e.handshake()
+	waiting := e.waitHook("poll-wait", sid)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.url+"?EIO=4&transport=polling&sid="+sid, nil)
+		if resp, err := e.client().Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	recv(t, waiting, "poll waiting")
+	cancel()
+	<-done
+	ev := recv(t, e.closes, "close")
+	if ev.reason != ReasonTransportError || !errors.Is(ev.err, ErrTransport) {
+		t.Errorf("want transport error, got %q %v", ev.reason, ev.err)
+	}
+	if code, _ := e.poll(sid); code != 400 {
+		t.Errorf("poll after: want 400, got %d", code)
 	}
 }

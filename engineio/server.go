@@ -476,13 +476,6 @@ func (srv *Server) handleUpgrade(s *Socket, w http.ResponseWriter, r *http.Reque
 			return
 		}
 	}
-	s.mu.Lock()
-	ok := !s.closed && s.ws == nil && s.upgrade == nil
-	s.mu.Unlock()
-	if !ok {
-		srv.refuse(w, CodeBadRequest, "")
-		return
-	}
 	t, err := srv.acceptWS(w, r, s)
 	if err != nil {
 		srv.log.Debug("websocket accept failed", "sid", s.id, "err", err)
@@ -490,7 +483,10 @@ func (srv *Server) handleUpgrade(s *Socket, w http.ResponseWriter, r *http.Reque
 	}
 	s.mu.Lock()
 	if s.closed || s.ws != nil || s.upgrade != nil {
+		// Already upgraded or upgrading: like the reference server,
+		// complete the handshake, then close this WebSocket.
 		s.mu.Unlock()
+		t.raw.writeClose(time.Second)
 		t.closeNow()
 		return
 	}

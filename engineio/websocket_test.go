@@ -179,8 +179,14 @@ func TestUpgrade(t *testing.T) {
 	if code, _ := e.poll(sid); code != 400 {
 		t.Errorf("poll after upgrade: want 400, got %d", code)
 	}
-	if _, resp, err := e.dialWS("EIO=4&transport=websocket&sid=" + sid); err == nil || resp == nil || resp.StatusCode != 400 {
-		t.Errorf("second websocket: want 400, got %v", err)
+	// A second WebSocket for the sid is accepted, then closed at once.
+	c2 := e.mustDialWS("EIO=4&transport=websocket&sid=" + sid)
+	if err := wsReadErr(t, c2); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Errorf("second websocket: want a close, got %v", err)
+	}
+	wsWrite(t, c, websocket.MessageText, "4still")
+	if _, got := wsRead(t, c); got != "4still" {
+		t.Errorf("first websocket after the second: want 4still, got %q", got)
 	}
 	if st := e.srv.Stats(); st.Upgrades != 1 {
 		t.Errorf("Stats.Upgrades: want 1, got %d", st.Upgrades)
