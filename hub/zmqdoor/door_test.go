@@ -3,6 +3,7 @@ package zmqdoor_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -359,5 +360,46 @@ func TestRPCWorkerGone(t *testing.T) {
 		if err != nil || string(out) != "hi" {
 			t.Fatalf("call %d: %q %v", i, out, err)
 		}
+	}
+}
+
+// TestCallFailsOnStop: a request waiting for a worker fails with
+// ErrClosed when the door stops, and later calls fail at once.
+func TestCallFailsOnStop(t *testing.T) {
+	h := newHub(t)
+	d, err := zmqdoor.Listen(h, &zmqdoor.Config{RPC: "tcp://127.0.0.1:*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- d.Serve(ctx) }()
+	got := make(chan struct{}, 1)
+	worker(t, d.RPCAddr(), "slow", func(string) []string { got <- struct{}{}; return nil })
+	waitFor(t, "the worker", func() bool { return d.Workers("slow") == 1 })
+	callErr := make(chan error, 1)
+	go func() {
+		_, err := d.Call(context.Background(), "slow", []byte("x"))
+		callErr <- err
+	}()
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker got no request")
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-callErr:
+		if !errors.Is(err, zmqdoor.ErrClosed) || !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("pending call: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pending call did not end")
+	}
+	if _, err := d.Call(context.Background(), "slow", nil); !errors.Is(err, zmqdoor.ErrClosed) {
+		t.Fatalf("after stop: %v", err)
 	}
 }
