@@ -22,7 +22,6 @@ func exampleServer() (url string, stop func()) {
 		s.On("hello", func(args []any, ack socketio.AckFunc) {
 			ack("hello, " + args[0].(string))
 		})
-		s.Emit("welcome", map[string]any{"motd": "be nice"})
 	})
 	srv.Of("/admin").Use(func(s *socketio.Socket) error {
 		return &socketio.ConnectError{Message: "not authorized", Data: map[string]any{"code": 403}}
@@ -39,7 +38,6 @@ func ExampleConnect() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	welcome := make(chan any, 1)
 	s, err := socketio.Connect(ctx, url+"/", &socketio.ClientConfig{
 		Engine: &engineio.DialConfig{Transports: []string{engineio.TransportWebSocket}},
 	}, &socketio.SocketConfig{Auth: map[string]any{"token": "t0k3n"}})
@@ -47,9 +45,9 @@ func ExampleConnect() {
 		log.Fatal(err)
 	}
 	defer s.Close()
-	// Handlers run on the client's goroutine; the server's "welcome" may
-	// arrive before this line, so Connect waits for nothing but CONNECT.
-	s.On("welcome", func(args []any, _ socketio.AckFunc) { welcome <- args[0] })
+	// Handlers run one at a time on the client's goroutine. (Set them
+	// before Connect, on a Manager's socket, not to miss early events.)
+	s.On("news", func(args []any, _ socketio.AckFunc) { fmt.Println("news:", args) })
 
 	res, err := s.EmitWithAck(ctx, "hello", "gopher")
 	if err != nil {
@@ -83,4 +81,39 @@ func ExampleManager() {
 		fmt.Println(ce.Message, ce.Data)
 	}
 	// Output: not authorized map[code:403]
+}
+
+// EmitWithAckFunc returns at once; the acknowledgement arrives on the
+// Manager's goroutine. Emits made while disconnected wait in a bounded
+// buffer and go out in order once connected.
+func ExampleClientSocket_EmitWithAckFunc() {
+	url, stop := exampleServer()
+	defer stop()
+
+	m, err := socketio.NewManager(url, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	s := m.Socket("/", nil)
+
+	done := make(chan string, 1)
+	// Not connected yet: buffered until the namespace is joined.
+	err = s.EmitWithAckFunc(func(args []any, err error) {
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		done <- args[0].(string)
+	}, "hello", "buffered gopher")
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Connect(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(<-done)
+	// Output: hello, buffered gopher
 }
