@@ -24,6 +24,7 @@ import (
 	"io"
 	"math"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -132,6 +133,9 @@ type Result struct {
 	// CPU is the generator process's user+system CPU time during the
 	// measurement.
 	CPU time.Duration
+	// HeapPerClient is the generator's live heap growth per connected
+	// client, measured after a GC once all clients are connected.
+	HeapPerClient int64
 	// FirstError is the first client error seen, if any.
 	FirstError error
 }
@@ -172,6 +176,7 @@ func (r *Result) WriteTo(w io.Writer) (int64, error) {
 		kv("rtt_max_us", fmt.Sprintf("%.1f", us(r.RTTMax)))
 	}
 	kv("disconnects", r.Disconnects)
+	kv("gen_heap_per_client_kb", fmt.Sprintf("%.1f", float64(r.HeapPerClient)/1024))
 	kv("gen_cpu_s", fmt.Sprintf("%.3f", r.CPU.Seconds()))
 	cores := 0.0
 	if r.Elapsed > 0 {
@@ -234,7 +239,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Client = "full"
 	}
 
+	heap0 := liveHeap()
 	clients, connectTimes := r.connectAll(ctx, base)
+	if len(clients) > 0 {
+		res.HeapPerClient = (liveHeap() - heap0) / int64(len(clients))
+	}
 	defer func() {
 		var wg sync.WaitGroup
 		for _, cl := range clients {
@@ -296,6 +305,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// liveHeap returns the bytes of live heap objects after a collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }
 
 func (r *run) engineConfig() *engineio.DialConfig {
