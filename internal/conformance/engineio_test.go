@@ -33,17 +33,6 @@ type engineCase struct {
 	run   func(t *testing.T, e *env)
 }
 
-// Known failures (see the report of the conformance work). Remove the
-// text to turn the case on once the server is fixed.
-const (
-	knownSameSidWS = "known failure: engineio answers a WebSocket upgrade request for an already-upgraded sid " +
-		"with HTTP 400; the reference server completes the WebSocket handshake (101) and then closes it, " +
-		"and the suites' ws client fails on the 400 with an uncaught 'Unexpected server response: 400'"
-	knownCancelledPoll = "known failure: engineio keeps the session open when a pending GET poll is cancelled " +
-		"by the client (request context done); the reference server closes the session (transport error), " +
-		"so the next GET must get 400"
-)
-
 var engineCases = []engineCase{
 	// handshake / HTTP long-polling
 	{"handshake/polling", "successfully opens a session", false, true, "", func(t *testing.T, e *env) {
@@ -147,7 +136,7 @@ var engineCases = []engineCase{
 			t.Errorf("GET after duplicate polls: status %d, want 400", status)
 		}
 	}},
-	{"message/polling", "closes the session upon cancelled polling request", true, false, knownCancelledPoll, func(t *testing.T, e *env) {
+	{"message/polling", "closes the session upon cancelled polling request", true, false, "", func(t *testing.T, e *env) {
 		sid := e.openPolling(t)
 		sock := e.srv.eio.Socket(sid)
 		if sock == nil {
@@ -299,7 +288,7 @@ var engineCases = []engineCase{
 			t.Errorf("GET after upgrade: status %d, want 400", status)
 		}
 	}},
-	{"upgrade", "ignores WebSocket connection with same sid after upgrade", false, false, knownSameSidWS, func(t *testing.T, e *env) {
+	{"upgrade", "ignores WebSocket connection with same sid after upgrade", false, false, "", func(t *testing.T, e *env) {
 		sid := e.openPolling(t)
 		w := e.dialWS(t, "EIO=4&transport=websocket&sid="+sid)
 		w.send("2probe")
