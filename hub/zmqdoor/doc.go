@@ -24,9 +24,9 @@
 //     for a room the door is in. The door's own connection is the user
 //     Config.Name (default "zmq"). What came in through In or InSub is not
 //     published back on Pub: the ZeroMQ side never hears itself.
-//     Subscribers that do not keep up are dropped by XPUB's high-water
-//     mark (libzmq's policy); the messages the door could not even queue
-//     are counted in Stats.PubDropped.
+//     A subscriber that does not keep up loses messages at XPUB's
+//     high-water mark (libzmq's policy, Config.Socket.SendHWM), counted
+//     in Stats.XPub.Dropped; nobody else waits for it.
 //
 //   - In, a PULL socket, and InSub, an XSUB socket subscribed to
 //     everything (ZeroMQ cannot mix PULL and SUB on one endpoint, so PUSH

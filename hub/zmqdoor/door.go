@@ -42,9 +42,6 @@ type Config struct {
 	// SpeakerIdle closes a from name's connection after this long
 	// without a message. Default 5 minutes.
 	SpeakerIdle time.Duration
-	// PubQueue bounds the messages waiting for the XPUB socket. Default
-	// 1024; more are dropped and counted.
-	PubQueue int
 	// RPCTimeout bounds a request made through ServeSocketIO. Default 5s.
 	RPCTimeout time.Duration
 	// MaxPending bounds the requests waiting for a reply. Default 1024.
@@ -90,7 +87,7 @@ func (e *WorkerError) Error() string {
 // Stats counts what a Door did.
 type Stats struct {
 	Published  uint64 // messages handed to XPUB
-	PubDropped uint64 // messages dropped because the publish queue was full
+	PubDropped uint64 // messages the XPUB socket refused (closed)
 	In         uint64 // messages said into rooms from In and InSub
 	InRefused  uint64 // messages malformed or refused by the Hub
 	Calls      uint64 // requests answered by a worker
@@ -109,8 +106,6 @@ type Door struct {
 
 	pub, in, inSub, rpc *zmq.Socket
 	pool                *speakers.Pool
-
-	pubq chan zmq.Msg
 
 	published, pubDropped, inOK, inRefused, calls, callErrs atomic.Uint64
 
@@ -151,7 +146,7 @@ func Listen(h *hub.Hub, cfg *Config) (*Door, error) {
 		p    *int
 		def  int
 		name string
-	}{{&c.PubQueue, 1024, "PubQueue"}, {&c.MaxPending, 1024, "MaxPending"}, {&c.MaxWorkers, 1024, "MaxWorkers"}, {&c.MaxSpeakers, 256, "MaxSpeakers"}} {
+	}{{&c.MaxPending, 1024, "MaxPending"}, {&c.MaxWorkers, 1024, "MaxWorkers"}, {&c.MaxSpeakers, 256, "MaxSpeakers"}} {
 		if *v.p < 0 {
 			return nil, fmt.Errorf("zmqdoor: Config.%s is negative", v.name)
 		}
@@ -179,7 +174,6 @@ func Listen(h *hub.Hub, cfg *Config) (*Door, error) {
 	d := &Door{
 		h: h, cfg: c, log: c.Logger,
 		pool:    speakers.New(h, c.MaxSpeakers, c.SpeakerIdle),
-		pubq:    make(chan zmq.Msg, c.PubQueue),
 		done:    make(chan struct{}),
 		workers: make(map[string][]string),
 		rr:      make(map[string]int),
@@ -298,7 +292,6 @@ func (d *Door) Serve(ctx context.Context) error {
 			c.Close()
 			return fmt.Errorf("zmqdoor: name %q: %w", d.cfg.Name, err)
 		}
-		run(d.publish)
 		run(func(ctx context.Context) { d.subscriptions(ctx, pubConn) })
 	}
 	for _, s := range []*zmq.Socket{d.in, d.inSub} {
@@ -382,36 +375,19 @@ func (p *pubPeer) Deliver(ev *hub.Event) error {
 	default:
 		return nil
 	}
-	select {
-	case d.pubq <- m:
-	default:
+	// XPUB never blocks: at a subscriber's high-water mark it drops
+	// (counted in Stats.XPub.Dropped).
+	if err := d.pub.Send(context.Background(), m); err != nil {
 		d.pubDropped.Add(1)
+		return nil
 	}
+	d.published.Add(1)
 	return nil
 }
 
 // Close is called by the Hub only after a failed Deliver, which never
 // happens.
 func (p *pubPeer) Close() {}
-
-func (d *Door) publish(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m := <-d.pubq:
-			// XPUB drops at the high-water mark: Send does not block.
-			if err := d.pub.Send(ctx, m); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				d.log.Debug("zmqdoor: publish", "err", err)
-				continue
-			}
-			d.published.Add(1)
-		}
-	}
-}
 
 // subscriptions joins and leaves rooms as subscribers come and go.
 func (d *Door) subscriptions(ctx context.Context, c *hub.Conn) {

@@ -403,3 +403,63 @@ func TestCallFailsOnStop(t *testing.T) {
 		t.Fatalf("after stop: %v", err)
 	}
 }
+
+// TestSlowSubscriber: a subscriber that never reads loses messages at the
+// high-water mark (counted); the room's speaker never waits, and a
+// subscriber that reads still hears the room.
+func TestSlowSubscriber(t *testing.T) {
+	h, err := hub.New(&hub.Config{Rate: 1e9, Burst: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	d := serve(t, h, zmqdoor.Config{Pub: "tcp://127.0.0.1:*", Socket: &zmq.Config{SendHWM: 100}})
+	ctx := ctxT(t)
+	slow, err := zmq.NewSocket(zmq.Sub, &zmq.Config{Linger: -1, RecvHWM: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	slow.Subscribe([]byte("lobby"))
+	slow.Connect(d.PubAddr())
+	fast := socket(t, zmq.Sub, d.PubAddr())
+	fast.Subscribe([]byte("lobby"))
+	ann, _ := user(t, h, "ann", "lobby")
+	waitFor(t, "both subscribers", func() bool {
+		st := d.Stats().XPub
+		return len(st.Conns) == 2 && contains(h.Members("lobby"), "zmq")
+	})
+	text := strings.Repeat("x", 1900)
+	for i := 0; i < 5000; i++ {
+		if _, err := ann.Say("lobby", text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := d.Stats(); st.XPub.Dropped == 0 {
+		t.Fatalf("nothing dropped for the slow subscriber: %+v", st.XPub)
+	}
+	// The fast one still hears the room: say "end" until it arrives.
+	heard := make(chan struct{})
+	go func() {
+		defer close(heard)
+		for {
+			m, err := fast.RecvString(ctx)
+			if err != nil || m[2] == "end" {
+				return
+			}
+		}
+	}()
+	for i := 0; ; i++ {
+		if _, err := ann.Say("lobby", "end"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-heard:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		if i == 100 {
+			t.Fatal("the fast subscriber never heard the end")
+		}
+	}
+}
