@@ -45,11 +45,16 @@
 // came from the group is not sent back to it, and the mirror's own
 // datagrams, looped back by the kernel, are recognised by their source
 // address and dropped: no echo loops, even between two mirrors of one
-// group.
+// group. Presence is not mirrored. A line that does not fit the path MTU
+// is not fragmented: the endpoint refuses it and the mirror counts it in
+// MirrorStats.Dropped.
 //
 // # The netlink door
 //
 // A Netlink door joins a room as the user "kernel" and says each kernel
 // uevent there: its header ("add@/devices/...") and its KEY=VALUE fields,
-// one per line. It never reads the room.
+// one per line. It never reads the room. The Hub's rate limit applies to
+// the "kernel" user as to any other (Config.Rate, Burst): uevents over it
+// are counted in NetlinkStats.Refused. Network-device uevents belong to
+// the network namespace the socket was opened in.
 package dgram

@@ -3,12 +3,14 @@ package dgram
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -31,7 +33,7 @@ type NetlinkConfig struct {
 // NetlinkStats counts what a Netlink door did.
 type NetlinkStats struct {
 	Events  uint64 // uevents said in the room
-	Refused uint64 // uevents the Hub refused (rate, limits) or unreadable
+	Refused uint64 // uevents refused by the Hub (rate, limits), unreadable, or lost (ENOBUFS)
 }
 
 // Netlink says kernel uevents in a room. It is read-only: nothing said in
@@ -112,6 +114,13 @@ func (n *Netlink) Serve(ctx context.Context) error {
 	buf := make([]byte, 65536)
 	for {
 		k, _, err := n.pc.ReadFrom(buf)
+		if errors.Is(err, syscall.ENOBUFS) {
+			// The kernel had more uevents than the socket buffer held:
+			// some are lost, the socket still works.
+			n.refused.Add(1)
+			n.log.Debug("dgram: netlink: uevents lost (ENOBUFS)")
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
