@@ -54,19 +54,27 @@
       rows.append(tr);
     }
     body.replaceChildren(rows);
+    // Rates come from each connection's growth since the last poll, so a
+    // connection that goes does not make the totals (and rates) drop.
     const now = Date.parse(snap.time) / 1000;
+    const byID = new Map();
+    for (const c of snap.conns) byID.set(c.id + '|' + c.door, c);
     if (prev && now > prev.time) {
       const dt = now - prev.time;
-      const rate = (a, b) => Math.max(0, (a - b) / dt);
+      const sum = { mi: 0, mo: 0, bi: 0, bo: 0 };
+      for (const [k, c] of byID) {
+        const p = prev.conns.get(k) || (c.age_s <= dt ? { msgs_in: 0, msgs_out: 0, bytes_in: 0, bytes_out: 0 } : c);
+        sum.mi += Math.max(0, c.msgs_in - p.msgs_in);
+        sum.mo += Math.max(0, c.msgs_out - p.msgs_out);
+        sum.bi += Math.max(0, c.bytes_in - p.bytes_in);
+        sum.bo += Math.max(0, c.bytes_out - p.bytes_out);
+      }
       push('t', now);
-      push('mi', rate(t.msgs_in, prev.t.msgs_in));
-      push('mo', rate(t.msgs_out, prev.t.msgs_out));
-      push('bi', rate(t.bytes_in, prev.t.bytes_in));
-      push('bo', rate(t.bytes_out, prev.t.bytes_out));
+      for (const k of ['mi', 'mo', 'bi', 'bo']) push(k, sum[k] / dt);
       plot($('plot-msgs'), hist.mi, hist.mo);
       plot($('plot-bytes'), hist.bi, hist.bo);
     }
-    prev = { time: now, t: t };
+    prev = { time: now, conns: byID };
     $('status').textContent = 'pid ' + snap.process.pid + ' · ' + new Date(snap.time).toLocaleTimeString();
   }
   function push(k, v) {
