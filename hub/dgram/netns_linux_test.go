@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/switchboard/switchboard/endpoint"
+	"github.com/switchboard/switchboard/hub"
 	"github.com/switchboard/switchboard/hub/dgram"
 )
 
@@ -154,4 +155,80 @@ func FuzzUeventText(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMirrorAcrossNamespaces: two hubs, each mirroring "lobby" to one
+// group from its own network namespace over a veth pair (a real
+// interface, not lo): each side hears the other once.
+func TestMirrorAcrossNamespaces(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces need root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("iproute2 (ip) not installed")
+	}
+	a, b := fmt.Sprintf("sbdm%d-a", os.Getpid()), fmt.Sprintf("sbdm%d-b", os.Getpid())
+	ip := func(args ...string) error {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	for _, ns := range []string{a, b} {
+		if err := ip("netns", "add", ns); err != nil {
+			t.Skipf("cannot create a network namespace: %v", err)
+		}
+		t.Cleanup(func() { ip("netns", "del", ns) })
+	}
+	for _, s := range [][]string{
+		{"link", "add", "va", "netns", a, "type", "veth", "peer", "name", "vb", "netns", b},
+		{"-n", a, "addr", "add", "10.78.0.1/24", "dev", "va"},
+		{"-n", b, "addr", "add", "10.78.0.2/24", "dev", "vb"},
+		{"-n", a, "link", "set", "va", "up"},
+		{"-n", b, "link", "set", "vb", "up"},
+	} {
+		if err := ip(s...); err != nil {
+			t.Skipf("cannot set up a veth pair: %v", err)
+		}
+	}
+	const spec = "udp://239.78.0.1:7078?iface=%s"
+	hubs := make([]*hub.Hub, 2)
+	for i, side := range []struct{ ns, dev string }{{a, "va"}, {b, "vb"}} {
+		hubs[i] = newHub(t, nil)
+		var m *dgram.Mirror
+		inNetns(t, side.ns, func() (err error) {
+			m, err = dgram.ListenMirror(context.Background(), hubs[i], "lobby", fmt.Sprintf(spec, side.dev), nil)
+			return err
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- m.Serve(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("mirror: %v", err)
+			}
+		})
+		waitMember(t, hubs[i], "lobby", "mirror")
+	}
+	ann, annEv := member(t, hubs[0], "ann", "lobby")
+	bob, bobEv := member(t, hubs[1], "bob", "lobby")
+	if _, err := ann.Say("lobby", "over the wire"); err != nil {
+		t.Fatal(err)
+	}
+	if got := bobEv.said(t); got != "ann: over the wire" {
+		t.Fatalf("bob heard %q", got)
+	}
+	if _, err := bob.Say("lobby", "and back"); err != nil {
+		t.Fatal(err)
+	}
+	if got := annEv.said(t); got != "bob: and back" {
+		t.Fatalf("ann heard %q", got)
+	}
+	if _, err := ann.Say("lobby", "once"); err != nil {
+		t.Fatal(err)
+	}
+	if got := bobEv.said(t); got != "ann: once" {
+		t.Fatalf("bob heard %q (a copy?)", got)
+	}
 }
