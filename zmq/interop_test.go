@@ -1441,3 +1441,58 @@ func (p *pyPeer) recvEvents(t *testing.T, sock int) zmq.Msg {
 	t.Fatal("libzmq received nothing")
 	return nil
 }
+
+// TestInteropKnownGaps checks behaviours where the zmq package still
+// differs from libzmq; each skips with the reason while the gap is there,
+// and passes once it is fixed.
+func TestInteropKnownGaps(t *testing.T) {
+	p := startPeer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	t.Run("SUB-subscribes-once", func(t *testing.T) {
+		ps := p.socket(t, "XPUB", map[string]any{"xpub_verbose": 1})
+		defer p.do(t, map[string]any{"op": "close", "sock": ps})
+		ep := p.do(t, map[string]any{"op": "bind", "sock": ps, "ep": "tcp://127.0.0.1:*"}).Endpoint
+		g := newGo(t, zmq.Sub, nil)
+		if err := g.Connect(ep); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Subscribe([]byte("A")); err != nil { // before the handshake completes
+			t.Fatal(err)
+		}
+		wantMsg(t, "libzmq XPUB received", zmq.Msg{[]byte("\x01A")}, p.recvEvents(t, ps))
+		r := p.wait(t, p.start(t, map[string]any{"op": "recv_none", "sock": ps, "wait_ms": 300}))
+		if !r.OK {
+			t.Skipf("needs a zmq fix: a SUB that subscribes while connecting sends SUBSCRIBE twice (queued, then again after the handshake); second: %q", r.Frames)
+		}
+	})
+
+	t.Run("bound-PUSH-lingers-on-Close", func(t *testing.T) {
+		g, err := zmq.NewSocket(zmq.Push, &zmq.Config{Linger: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		if err := g.Bind("tcp://127.0.0.1:*"); err != nil {
+			t.Fatal(err)
+		}
+		ps := p.socket(t, "PULL", nil)
+		defer p.do(t, map[string]any{"op": "close", "sock": ps})
+		p.do(t, map[string]any{"op": "connect", "sock": ps, "ep": g.LastEndpoint()})
+		goSend(t, ctx, g, zmq.NewMsgString("first"))
+		wantMsg(t, "libzmq received", zmq.NewMsgString("first"), p.recv(t, ps))
+		const n = 500
+		body := bytes.Repeat([]byte("x"), 4096)
+		for i := 0; i < n; i++ {
+			goSend(t, ctx, g, zmq.Msg{body})
+		}
+		g.Close() // must wait (up to Linger) until the queue is written
+		for i := 0; i < n; i++ {
+			r := p.wait(t, p.start(t, map[string]any{"op": "recv", "sock": ps, "digest": true, "timeout_ms": 2000}))
+			if !r.OK {
+				t.Skipf("needs a zmq fix: Close on a bound socket drops what its accepted connections still queue (Linger covers connected pipes only); libzmq got %d of %d", i, n)
+			}
+		}
+	})
+}
