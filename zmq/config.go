@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/switchboard/switchboard/endpoint"
 )
 
 // Type is a ZeroMQ socket type.
@@ -155,6 +157,18 @@ type Config struct {
 	// instead of NULL. Both peers must use it.
 	Plain *PlainConfig
 
+	// Endpoint, when not nil, configures the sockets of tcp://, ipc://
+	// and tls:// endpoints, as in endpoint.Listen and endpoint.Dial:
+	// typed socket options (Options), TLS (for tls://), an Admit check on
+	// accepted connections, a Logger for socket-level records. Options in
+	// an endpoint's query ("tcp://127.0.0.1:5555?tos=0x10") override these
+	// field by field, and one that does not apply to the endpoint's
+	// transport (keepalive on ipc://) makes Bind or Connect fail. Its
+	// MaxConns is not used: MaxConns above bounds accepted connections.
+	// TCP_NODELAY is set on tcp:// and tls:// connections, as libzmq
+	// does, unless the endpoint's query says nodelay=0. nil: defaults.
+	Endpoint *endpoint.Config
+
 	// Logger receives debug logs. nil: silent.
 	Logger *slog.Logger
 	// Monitor, when not nil, is called with every Event. It runs
@@ -235,6 +249,10 @@ func (c *Config) withDefaults() (Config, error) {
 		if len(pc.Username) > 255 || len(pc.Password) > 255 {
 			return n, fmt.Errorf("%w: PLAIN user name or password over 255 bytes", ErrConfig)
 		}
+	}
+	if n.Endpoint != nil {
+		ec := *n.Endpoint
+		n.Endpoint = &ec
 	}
 	if n.XPubVerboser {
 		n.XPubVerbose = true

@@ -5,99 +5,180 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchboard/switchboard/endpoint"
 )
 
-// transport is how a stream endpoint listens and dials. A later change
-// moves these onto the project's endpoint package.
-type transport interface {
-	listen(ctx context.Context, addr string) (net.Listener, error)
-	dial(ctx context.Context, addr string) (net.Conn, error)
-	// endpoint formats a listener's resolved address as an endpoint.
-	endpoint(a net.Addr) string
+// target is a parsed endpoint. tcp://, ipc:// and tls:// endpoints are
+// opened through the endpoint package: spec is the address in its syntax
+// and cfg its configuration; inproc:// endpoints stay in-process.
+type target struct {
+	scheme string           // "tcp", "ipc", "tls" or "inproc"
+	addr   string           // the inproc name
+	spec   string           // the endpoint package's address, options included
+	cfg    *endpoint.Config // nil for inproc
 }
 
-type tcpTransport struct{}
-
-func (tcpTransport) listen(ctx context.Context, addr string) (net.Listener, error) {
-	var lc net.ListenConfig
-	lc.SetMultipathTCP(false)
-	return lc.Listen(ctx, "tcp", addr)
-}
-
-func (tcpTransport) dial(ctx context.Context, addr string) (net.Conn, error) {
-	var d net.Dialer
-	d.SetMultipathTCP(false)
-	return d.DialContext(ctx, "tcp", addr)
-}
-
-func (tcpTransport) endpoint(a net.Addr) string { return "tcp://" + a.String() }
-
-type ipcTransport struct{}
-
-func (ipcTransport) listen(ctx context.Context, addr string) (net.Listener, error) {
-	if !strings.HasPrefix(addr, "@") {
-		// A socket file left by a dead process would make bind fail;
-		// remove it as libzmq does, but nothing else.
-		if fi, err := os.Lstat(addr); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			os.Remove(addr)
-		}
+// parseEndpoint reads a ZeroMQ endpoint and maps it onto the endpoint
+// package's syntax: "tcp://*:5555" listens on every interface (IPv4 and
+// IPv6), "tcp://127.0.0.1:*" on a free port, and libzmq's source form
+// "tcp://10.0.0.1:0;10.0.0.2:5555" connects from the address before the
+// semicolon (the source option). Socket options ride in the query
+// ("?nodelay=0&tos=0x10"); they are checked here, so that a bad one is an
+// error from Bind or Connect rather than from every background dial.
+func parseEndpoint(ep string, bind bool, base *endpoint.Config) (target, error) {
+	scheme, rest, ok := strings.Cut(ep, "://")
+	if !ok || rest == "" {
+		return target{}, fmt.Errorf("%w: %q", ErrEndpoint, ep)
 	}
-	var lc net.ListenConfig
-	return lc.Listen(ctx, "unix", addr)
-}
-
-func (ipcTransport) dial(ctx context.Context, addr string) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, "unix", addr)
-}
-
-func (ipcTransport) endpoint(a net.Addr) string { return "ipc://" + a.String() }
-
-// parseEndpoint splits "scheme://address" and maps ZeroMQ's wildcards to
-// Go's: "tcp://*:5555" listens on every interface, "tcp://127.0.0.1:*"
-// on a free port.
-func parseEndpoint(ep string, bind bool) (scheme, addr string, tr transport, err error) {
-	scheme, addr, ok := strings.Cut(ep, "://")
-	if !ok || addr == "" {
-		return "", "", nil, fmt.Errorf("%w: %q", ErrEndpoint, ep)
+	t := target{scheme: scheme}
+	if scheme == "inproc" {
+		t.addr = rest
+		return t, nil
 	}
+	rest, query, _ := strings.Cut(rest, "?")
 	switch scheme {
-	case "tcp":
-		host, port, err := net.SplitHostPort(addr)
+	case "tcp", "tls":
+		if src, dst, ok := cutLast(rest, ";"); ok {
+			if bind {
+				return t, fmt.Errorf("%w: %q: source address in bind", ErrEndpoint, ep)
+			}
+			if _, _, err := net.SplitHostPort(src); err != nil {
+				src = net.JoinHostPort(src, "0") // "ip;dst": any source port
+			}
+			host, port, _ := net.SplitHostPort(src)
+			if host == "*" {
+				host = ""
+			}
+			if port == "*" {
+				port = "0"
+			}
+			query = joinQuery(query, "source="+url.QueryEscape(net.JoinHostPort(host, port)))
+			rest = dst
+		}
+		host, port, err := net.SplitHostPort(rest)
 		if err != nil {
-			return "", "", nil, fmt.Errorf("%w: %q: %v", ErrEndpoint, ep, err)
+			return t, fmt.Errorf("%w: %q: %v", ErrEndpoint, ep, err)
 		}
 		if port == "*" {
 			if !bind {
-				return "", "", nil, fmt.Errorf("%w: %q: wildcard port in connect", ErrEndpoint, ep)
+				return t, fmt.Errorf("%w: %q: wildcard port in connect", ErrEndpoint, ep)
 			}
 			port = "0"
 		}
 		if host == "*" {
 			if !bind {
-				return "", "", nil, fmt.Errorf("%w: %q: wildcard host in connect", ErrEndpoint, ep)
+				return t, fmt.Errorf("%w: %q: wildcard host in connect", ErrEndpoint, ep)
 			}
-			host = ""
+			host = "::" // every interface, IPv4 and IPv6 (as Go's ":port")
 		}
-		return scheme, net.JoinHostPort(host, port), tcpTransport{}, nil
+		rest = net.JoinHostPort(host, port)
 	case "ipc":
-		return scheme, addr, ipcTransport{}, nil
-	case "inproc":
-		return scheme, addr, nil, nil
+	default:
+		return t, fmt.Errorf("%w: %q: unsupported transport %q", ErrEndpoint, ep, scheme)
 	}
-	return "", "", nil, fmt.Errorf("%w: %q: unsupported transport %q", ErrEndpoint, ep, scheme)
+	t.spec = scheme + "://" + rest
+	if query != "" {
+		t.spec += "?" + query
+	}
+	parsed, err := endpoint.Parse(t.spec)
+	if err != nil {
+		return t, fmt.Errorf("%w: %q: %w", ErrEndpoint, ep, err)
+	}
+	cfg := new(endpoint.Config)
+	if base != nil {
+		*cfg = *base
+	}
+	// Config.MaxConns bounds accepted connections, not the endpoint
+	// package's (whose accounting needs its Conn wrapper, see ioConn).
+	cfg.MaxConns = 0
+	if parsed.Transport == endpoint.TCP {
+		// libzmq sets TCP_NODELAY; "nodelay=0" in the query turns it off.
+		vals, _ := url.ParseQuery(query)
+		_, given := vals["nodelay"]
+		cfg.Options.NoDelay = !given
+	}
+	if err := checkDirection(parsed.Options, cfg.Options, parsed.Proto(), bind); err != nil {
+		return t, fmt.Errorf("%w: %q: %w", ErrEndpoint, ep, err)
+	}
+	t.cfg = cfg
+	return t, nil
 }
+
+// checkDirection refuses, before anything is opened, options that apply
+// only to the other direction (the endpoint package checks them only when
+// it opens the socket, which for Connect happens in the background).
+func checkDirection(q, typed endpoint.Options, proto string, bind bool) error {
+	type opt struct {
+		name string
+		set  bool
+	}
+	var wrong []opt
+	var reason error
+	if bind {
+		reason = endpoint.ErrDialOnly
+		wrong = []opt{{"source", q.Source != "" || typed.Source != ""},
+			{"servername", q.ServerName != "" || typed.ServerName != ""}}
+	} else {
+		reason = endpoint.ErrListenOnly
+		wrong = []opt{{"backlog", q.Backlog != 0 || typed.Backlog != 0},
+			{"deferaccept", q.DeferAccept != 0 || typed.DeferAccept != 0},
+			{"v6only", q.V6Only != nil || typed.V6Only != nil}}
+	}
+	for _, o := range wrong {
+		if o.set {
+			return &endpoint.OptionError{Option: o.name, Proto: proto, Err: reason}
+		}
+	}
+	return nil
+}
+
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
+}
+
+func joinQuery(q, kv string) string {
+	if q == "" {
+		return kv
+	}
+	return q + "&" + kv
+}
+
+// ioConn returns the connection zmq reads and writes. For plain TCP and
+// Unix sockets that is the *net.TCPConn or *net.UnixConn under the
+// endpoint package's counting wrapper: net.Buffers then reaches writev for
+// large frames (the wrapper would split them into one write per buffer),
+// and zmq keeps its own counters (Stats). Closing the bare socket is all
+// the wrapper's Close would do here, since cfg.MaxConns is zero. Other
+// connections (TLS) keep the wrapper, whose Close waits for a background
+// handshake.
+func ioConn(c *endpoint.Conn) net.Conn {
+	switch nc := c.NetConn().(type) {
+	case *net.TCPConn:
+		return nc
+	case *net.UnixConn:
+		return nc
+	}
+	return c
+}
+
+// boundEndpoint formats a listener's resolved address as an endpoint.
+func boundEndpoint(scheme string, a net.Addr) string { return scheme + "://" + a.String() }
 
 type listener struct {
 	s        *Socket
-	endpoint string
-	tr       transport
-	ln       net.Listener
+	endpoint string // the resolved address, as LastEndpoint reports it
+	given    string // the endpoint as given to Bind
+	scheme   string
+	ln       *endpoint.Listener
 	ctx      context.Context // the accept loop
 	cancel   context.CancelFunc
 	connCtx  context.Context // the accepted connections
@@ -119,11 +200,12 @@ func (l *listener) stop() {
 // "ipc:///tmp/x.sock", "ipc://@abstract", "inproc://name") and accepts
 // peers in the background until Unbind or Close. LastEndpoint reports the
 // address actually bound. The socket may bind many endpoints.
-func (s *Socket) Bind(endpoint string) error {
-	scheme, addr, tr, err := parseEndpoint(endpoint, true)
+func (s *Socket) Bind(ep string) error {
+	t, err := parseEndpoint(ep, true, s.cfg.Endpoint)
 	if err != nil {
 		return err
 	}
+	scheme, addr := t.scheme, t.addr
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
@@ -132,7 +214,7 @@ func (s *Socket) Bind(endpoint string) error {
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	connCtx, connStop := context.WithCancel(s.ctx)
-	l := &listener{s: s, tr: tr, ctx: ctx, cancel: cancel, connCtx: connCtx, connStop: connStop}
+	l := &listener{s: s, given: ep, scheme: scheme, ctx: ctx, cancel: cancel, connCtx: connCtx, connStop: connStop}
 	defer func() {
 		if l.ln == nil && l.inproc == "" {
 			connStop()
@@ -143,19 +225,19 @@ func (s *Socket) Bind(endpoint string) error {
 			cancel()
 			return ErrNoInproc
 		}
-		l.endpoint, l.inproc = endpoint, addr
+		l.endpoint, l.inproc = ep, addr
 		if err := s.cfg.Inproc.bind(addr, s); err != nil {
 			cancel()
 			return err
 		}
 	} else {
-		ln, err := tr.listen(ctx, addr)
+		ln, err := endpoint.Listen(ctx, t.spec, t.cfg)
 		if err != nil {
 			cancel()
-			return fmt.Errorf("zmq: bind %s: %w", endpoint, err)
+			return fmt.Errorf("zmq: bind %s: %w", ep, err)
 		}
 		l.ln = ln
-		l.endpoint = tr.endpoint(ln.Addr())
+		l.endpoint = boundEndpoint(scheme, ln.Addr())
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -186,7 +268,7 @@ func (l *listener) accept() {
 	defer s.wg.Done()
 	var delay time.Duration
 	for {
-		nc, err := l.ln.Accept()
+		ec, err := l.ln.AcceptConn()
 		if err != nil {
 			if l.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				s.emit(Event{Type: EventClosed, Endpoint: l.endpoint})
@@ -207,6 +289,7 @@ func (l *listener) accept() {
 			continue
 		}
 		delay = 0
+		nc := ioConn(ec)
 		ev := Event{Endpoint: l.endpoint, Local: nc.LocalAddr().String(), Remote: nc.RemoteAddr().String()}
 		if l.conns.Load() >= int64(s.cfg.MaxConns) {
 			nc.Close()
@@ -222,22 +305,18 @@ func (l *listener) accept() {
 		go func() {
 			defer s.wg.Done()
 			defer l.conns.Add(-1)
-			s.serveConn(l.connCtx, nc, nil, l.endpoint, transportName(l.endpoint))
+			s.serveConn(l.connCtx, nc, nil, l.endpoint, l.scheme)
 		}()
 	}
 }
 
-func transportName(ep string) string {
-	t, _, _ := strings.Cut(ep, "://")
-	return t
-}
-
 // Unbind stops listening on an endpoint given to Bind (or as reported by
-// LastEndpoint) and closes the connections it accepted.
+// LastEndpoint) and closes the connections it accepted. An endpoint with
+// a wildcard ("tcp://127.0.0.1:*") is found only by its resolved address.
 func (s *Socket) Unbind(endpoint string) error {
 	s.mu.Lock()
 	for i, l := range s.listeners {
-		if l.endpoint == endpoint {
+		if l.endpoint == endpoint || l.given == endpoint && !strings.Contains(endpoint, "*") {
 			s.listeners = append(s.listeners[:i], s.listeners[i+1:]...)
 			s.mu.Unlock()
 			l.stop()
@@ -252,8 +331,7 @@ func (s *Socket) Unbind(endpoint string) error {
 type dialer struct {
 	s        *Socket
 	endpoint string
-	addr     string
-	tr       transport
+	t        target
 	p        *pipe
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -261,8 +339,8 @@ type dialer struct {
 
 func (d *dialer) stop() {
 	d.cancel()
-	if d.tr == nil && d.s.cfg.Inproc != nil {
-		d.s.cfg.Inproc.forget(d.addr, d.p)
+	if d.t.scheme == "inproc" && d.s.cfg.Inproc != nil {
+		d.s.cfg.Inproc.forget(d.t.addr, d.p)
 	}
 	d.s.dropPipe(d.p)
 }
@@ -272,17 +350,18 @@ func (d *dialer) stop() {
 // up to ReconnectIvlMax) and re-established whenever it drops, until
 // Disconnect or Close. Unless Config.Immediate is set, messages sent
 // before the peer is there queue for it, up to the high-water mark.
-func (s *Socket) Connect(endpoint string) error {
-	scheme, addr, tr, err := parseEndpoint(endpoint, false)
+func (s *Socket) Connect(ep string) error {
+	t, err := parseEndpoint(ep, false, s.cfg.Endpoint)
 	if err != nil {
 		return err
 	}
+	scheme := t.scheme
 	if scheme == "inproc" && s.cfg.Inproc == nil {
 		return ErrNoInproc
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	d := &dialer{s: s, endpoint: endpoint, addr: addr, tr: tr, ctx: ctx, cancel: cancel}
-	d.p = s.newPipe(endpoint, scheme, true)
+	d := &dialer{s: s, endpoint: ep, t: t, ctx: ctx, cancel: cancel}
+	d.p = s.newPipe(ep, scheme, true)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -296,8 +375,8 @@ func (s *Socket) Connect(endpoint string) error {
 	}
 	s.mu.Unlock()
 	s.signalSpace()
-	if tr == nil {
-		s.cfg.Inproc.connect(addr, d.p)
+	if scheme == "inproc" {
+		s.cfg.Inproc.connect(t.addr, d.p)
 		return nil
 	}
 	s.wg.Add(1)
@@ -328,10 +407,11 @@ func (d *dialer) run() {
 	ivl := s.cfg.ReconnectIvl
 	backoff := ivl
 	for {
-		nc, err := d.tr.dial(d.ctx, d.addr)
+		ec, err := endpoint.Dial(d.ctx, d.t.spec, d.t.cfg)
 		if err == nil {
+			nc := ioConn(ec)
 			s.emit(Event{Type: EventConnected, Endpoint: d.endpoint, Local: nc.LocalAddr().String(), Remote: nc.RemoteAddr().String()})
-			if s.serveConn(d.ctx, nc, d.p, d.endpoint, transportName(d.endpoint)) {
+			if s.serveConn(d.ctx, nc, d.p, d.endpoint, d.t.scheme) {
 				backoff = ivl
 			}
 		}
