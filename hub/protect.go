@@ -39,8 +39,12 @@ type ProtectConfig struct {
 	// error refuses it. It must be safe for concurrent use and quick.
 	Admit func(door string, remote netip.AddrPort) error
 	// MaxConnsPerAddr bounds the connections one remote IP address may
-	// hold at once on one door. Default 64; -1 means no bound.
+	// hold at once on one door. Default 64; -1 means no bound. Loopback
+	// addresses are not bounded unless LimitLoopback is set: a reverse
+	// proxy or a load test on the same host carries many clients.
 	MaxConnsPerAddr int
+	// LimitLoopback applies MaxConnsPerAddr to loopback addresses too.
+	LimitLoopback bool
 	// Token, when set, is required of every client: the Socket.IO auth
 	// payload {token}, IRC's PASS, a door option for the others.
 	Token string
@@ -55,6 +59,7 @@ type Guard struct {
 	allow, deny []netip.Prefix
 	admit       func(string, netip.AddrPort) error
 	maxPerAddr  int
+	limitLoop   bool
 	token       string
 	audit       *slog.Logger
 
@@ -95,6 +100,7 @@ func NewGuard(cfg *ProtectConfig, audit *slog.Logger) (*Guard, error) {
 		deny:       norm(c.Deny),
 		admit:      c.Admit,
 		maxPerAddr: c.MaxConnsPerAddr,
+		limitLoop:  c.LimitLoopback,
 		token:      c.Token,
 		audit:      audit.With("audit", true),
 		held:       make(map[guardKey]int),
@@ -139,7 +145,7 @@ func (g *Guard) Hold(door string, remote netip.AddrPort) error {
 	k := guardKey{door, remote.Addr().Unmap()}
 	g.mu.Lock()
 	n := g.held[k]
-	if g.maxPerAddr > 0 && n >= g.maxPerAddr {
+	if g.maxPerAddr > 0 && n >= g.maxPerAddr && (g.limitLoop || !k.ip.IsLoopback()) {
 		g.mu.Unlock()
 		err := fmt.Errorf("%w: %d connections from %s", ErrRefused, g.maxPerAddr, k.ip)
 		g.audit.Warn("refuse", "door", door, "remote", remote.String(), "err", err)

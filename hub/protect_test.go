@@ -72,7 +72,7 @@ func TestGuardCheck(t *testing.T) {
 
 func TestGuardHoldAndToken(t *testing.T) {
 	var buf lockedBuffer
-	g, err := hub.NewGuard(&hub.ProtectConfig{MaxConnsPerAddr: 2, Token: "t0k"}, slog.New(slog.NewJSONHandler(&buf, nil)))
+	g, err := hub.NewGuard(&hub.ProtectConfig{MaxConnsPerAddr: 2, Token: "t0k", LimitLoopback: true}, slog.New(slog.NewJSONHandler(&buf, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +91,21 @@ func TestGuardHoldAndToken(t *testing.T) {
 		t.Fatalf("other door: %v", err)
 	}
 	g.Release("irc", b)
+	loose, err := hub.NewGuard(&hub.ProtectConfig{MaxConnsPerAddr: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := loose.Hold("irc", a); err != nil {
+			t.Fatalf("loopback bounded without LimitLoopback: %v", err)
+		}
+	}
+	if err := loose.Hold("irc", netip.MustParseAddrPort("[2001:db8::1]:5")); err != nil {
+		t.Fatal(err)
+	}
+	if err := loose.Hold("irc", netip.MustParseAddrPort("[2001:db8::1]:6")); !errors.Is(err, hub.ErrRefused) {
+		t.Fatalf("second from a non-loopback address: %v", err)
+	}
 	if err := g.Hold("irc", a); err != nil {
 		t.Fatalf("after Release: %v", err)
 	}
@@ -184,7 +199,7 @@ func TestAdmission(t *testing.T) {
 // Connections per address are bounded per door; a slot frees when its
 // connection goes.
 func TestMaxConnsPerAddr(t *testing.T) {
-	ts := startServer(t, &hub.ServerConfig{Protect: &hub.ProtectConfig{MaxConnsPerAddr: 2}})
+	ts := startServer(t, &hub.ServerConfig{Protect: &hub.ProtectConfig{MaxConnsPerAddr: 2, LimitLoopback: true}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var open []*websocket.Conn

@@ -177,6 +177,7 @@ type protectFlags struct {
 	token       *string
 	adminToken  *string
 	maxPerAddr  *int
+	limitLoop   *bool
 	maxPayload  *int64
 	rate        *float64
 	burst       *int
@@ -192,6 +193,7 @@ func addProtectFlags(fs *flag.FlagSet) *protectFlags {
 		token:       fs.String("token", "", "`TOKEN` every client must present (Socket.IO auth {token}); empty: none"),
 		adminToken:  fs.String("admin-token", "", "`TOKEN` for /metrics and /api/conns (Authorization: Bearer); empty: loopback clients only"),
 		maxPerAddr:  fs.Int("max-conns-per-addr", 64, "connections one IP address may hold per door (-1: no bound)"),
+		limitLoop:   fs.Bool("limit-loopback", false, "apply --max-conns-per-addr to loopback clients too (off: a local proxy carries many)"),
 		maxPayload:  fs.Int64("max-payload", 64<<10, "largest Socket.IO message accepted, in `BYTES`"),
 		rate:        fs.Float64("rate", 10, "requests per second one connection may make (say, join, leave, nick)"),
 		burst:       fs.Int("burst", 20, "requests one connection may make at once"),
@@ -228,7 +230,7 @@ func (pf *protectFlags) apply(cfg *hub.ServerConfig) error {
 	if *pf.maxPayload <= 0 || *pf.rate <= 0 || *pf.burst <= 0 || *pf.drain <= 0 {
 		return errors.New("--max-payload, --rate, --burst and --drain must be positive")
 	}
-	cfg.Protect = &hub.ProtectConfig{Allow: allow, Deny: deny, MaxConnsPerAddr: *pf.maxPerAddr, Token: *pf.token}
+	cfg.Protect = &hub.ProtectConfig{Allow: allow, Deny: deny, MaxConnsPerAddr: *pf.maxPerAddr, LimitLoopback: *pf.limitLoop, Token: *pf.token}
 	cfg.AdminToken = *pf.adminToken
 	cfg.Hub = &hub.Config{Rate: *pf.rate, Burst: *pf.burst}
 	cfg.SocketIO = &socketio.Config{Engine: &engineio.Config{MaxPayload: *pf.maxPayload}}
