@@ -147,3 +147,30 @@ func TestInteropPyzmqAndSocketIO(t *testing.T) {
 		}
 	}
 }
+
+// TestInteropPyzmqPub: a pyzmq PUB connected to the XSUB door speaks into
+// the room.
+func TestInteropPyzmqPub(t *testing.T) {
+	py := testutil.Python(t, "zmq")
+	h := newHub(t)
+	d := serve(t, h, zmqdoor.Config{InSub: "tcp://127.0.0.1:*"})
+	_, annEv := user(t, h, "ann", "lobby")
+	cmd := exec.Command(py, filepath.Join(testutil.RepoRoot(t), "interop", "hub", "zmq_pub.py"), d.InSubAddr())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ev := annEv.next(t, hub.EventSaid)
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("python: %v %s", err, out.String())
+	}
+	if ev.User != "pypub" || ev.Text != "from a pyzmq publisher" || ev.Room != "lobby" {
+		t.Fatalf("said %+v", ev)
+	}
+}
