@@ -61,6 +61,11 @@ type DialConfig struct {
 	Transports []string
 	// DisableUpgrade keeps a polling session on polling.
 	DisableUpgrade bool
+	// TryAllTransports, when opening the session with the first transport
+	// fails, tries the next ones in order (as socket.io-client's
+	// tryAllTransports), each within the same Dial ctx. A session opened
+	// on polling after WebSocket failed is not upgraded.
+	TryAllTransports bool
 	// Header is added to every HTTP request (handshake, polls, WebSocket).
 	Header http.Header
 	// Query is added to the URL's query of every request.
@@ -227,10 +232,18 @@ func Dial(ctx context.Context, rawURL string, cfg *DialConfig) (*ClientConn, err
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	var rest []packet.Packet
-	if d.Transports[0] == TransportWebSocket {
-		err = c.openWebSocket(ctx)
-	} else {
-		rest, err = c.openPolling(ctx)
+	wsFailed := false
+	for _, t := range d.Transports {
+		if t == TransportWebSocket {
+			err = c.openWebSocket(ctx)
+			wsFailed = err != nil
+		} else {
+			rest, err = c.openPolling(ctx)
+		}
+		if err == nil || !d.TryAllTransports || ctx.Err() != nil {
+			break
+		}
+		c.cfg.Logger.Debug("engineio client: transport failed, trying the next", "transport", t, "error", err)
 	}
 	if err != nil {
 		c.cancel(err)
@@ -245,7 +258,7 @@ func Dial(ctx context.Context, rawURL string, cfg *DialConfig) (*ClientConn, err
 		for _, p := range rest {
 			c.onPacket(p)
 		}
-		if !d.DisableUpgrade && slices.Contains(d.Transports, TransportWebSocket) && slices.Contains(c.upgrades, TransportWebSocket) {
+		if !d.DisableUpgrade && !wsFailed && slices.Contains(d.Transports, TransportWebSocket) && slices.Contains(c.upgrades, TransportWebSocket) {
 			c.wg.Add(1)
 			go c.upgrade()
 		}

@@ -386,3 +386,21 @@ func TestClientReadBound(t *testing.T) {
 		})
 	}
 }
+
+// TestClientTryAllTransports: WebSocket refused by the server, the client
+// falls back to polling; without the option the refusal is the error.
+func TestClientTryAllTransports(t *testing.T) {
+	e := newEnv(t, &Config{Transports: []string{TransportPolling}}, nil)
+	cfg := &DialConfig{Transports: []string{TransportWebSocket, TransportPolling}}
+	if _, err := Dial(clientCtx(t), e.ts.URL, cfg); !errors.Is(err, ErrTransport) {
+		t.Fatalf("err = %v", err)
+	}
+	cfg.TryAllTransports = true
+	c := dialTest(t, e.ts.URL, cfg)
+	if err := c.Send(Message{Data: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if m := recvTest(t, c); string(m.Data) != "x" || c.Transport() != TransportPolling {
+		t.Fatalf("got %q over %s", m.Data, c.Transport())
+	}
+}
