@@ -409,7 +409,7 @@ func TestQueueFull(t *testing.T) {
 
 func TestStalledPollerDoesNotAffectOthers(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, &Config{MaxQueuedPackets: 8, PingInterval: 100 * time.Millisecond, PingTimeout: 100 * time.Millisecond}, nil)
+	e := newEnv(t, &Config{MaxQueuedPackets: 8, PingInterval: 300 * time.Millisecond, PingTimeout: 300 * time.Millisecond}, nil)
 	stalled := e.handshake()
 	other := e.handshake()
 	ss := e.srv.Socket(stalled)
@@ -425,7 +425,7 @@ func TestStalledPollerDoesNotAffectOthers(t *testing.T) {
 	if code, _ := e.post(other, "4hi"); code != 200 {
 		t.Fatal(code)
 	}
-	if _, body := e.poll(other); body != "4hi" {
+	if _, body := e.poll(other); !strings.HasPrefix(body, "4hi") {
 		t.Errorf("other: want 4hi, got %q", body)
 	}
 	// The stalled poller is dropped by the heartbeat.

@@ -16,14 +16,14 @@ import (
 
 func TestWebSocketOnly(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, &Config{PingInterval: 300 * time.Millisecond, PingTimeout: 200 * time.Millisecond}, nil)
+	e := newEnv(t, &Config{PingInterval: 300 * time.Millisecond, PingTimeout: 2 * time.Second}, nil)
 	c := e.mustDialWS("EIO=4&transport=websocket")
 	typ, open := wsRead(t, c)
 	if typ != websocket.MessageText {
 		t.Fatalf("open: want text frame, got %v", typ)
 	}
 	o := parseOpen(t, open)
-	if len(o.Upgrades) != 0 || o.PingInterval != 300 || o.PingTimeout != 200 || o.MaxPayload != 1e6 {
+	if len(o.Upgrades) != 0 || o.PingInterval != 300 || o.PingTimeout != 2000 || o.MaxPayload != 1e6 {
 		t.Errorf("open: %+v", o)
 	}
 	if s := e.srv.Socket(o.SID); s == nil || s.Transport() != "websocket" {
