@@ -641,3 +641,46 @@ func TestClientConfigInvalid(t *testing.T) {
 		}
 	}
 }
+
+// TestClientConfigKeepsFields sets every field of ClientConfig and checks
+// that withDefaults keeps it, so that a new field cannot be dropped.
+func TestClientConfigKeepsFields(t *testing.T) {
+	var cfg ClientConfig
+	v := reflect.ValueOf(&cfg).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("/x/")
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Int, reflect.Int64:
+			f.SetInt(3)
+		case reflect.Float64:
+			f.SetFloat(0.25)
+		case reflect.Slice:
+			f.Set(reflect.ValueOf([]string{"http://127.0.0.1:1"}))
+		case reflect.Pointer:
+			f.Set(reflect.New(f.Type().Elem()))
+		default:
+			t.Fatalf("field %s: kind %s not covered", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	d, err := cfg.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dv := reflect.ValueOf(d)
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		if name == "Engine" || name == "Logger" {
+			continue // copied (Engine) or used as is
+		}
+		if !reflect.DeepEqual(dv.Field(i).Interface(), v.Field(i).Interface()) {
+			t.Errorf("%s: %v became %v", name, v.Field(i), dv.Field(i))
+		}
+	}
+	if d.Engine == cfg.Engine || d.Engine.Path != "/x/" || cfg.Engine.Path != "" {
+		t.Error("Engine not copied, or the caller's modified")
+	}
+}
