@@ -50,6 +50,7 @@ type wsTransport struct {
 type rawConn struct {
 	net.Conn
 	pending []byte
+	timeout time.Duration // for coder's writes
 
 	wmu    sync.Mutex
 	sealed bool // a close frame went out: no more data frames
@@ -67,9 +68,14 @@ func (c *rawConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
+// Write is coder/websocket's write path (control frames). It sets its own
+// deadline: the one left by the engine's last batch may be long past.
 func (c *rawConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
 	return c.Conn.Write(p)
 }
 
@@ -107,8 +113,9 @@ func (c *rawConn) writeClose(timeout time.Duration) {
 // ones when coder/websocket hijacks the connection.
 type hijacker struct {
 	http.ResponseWriter
-	raw *rawConn
-	br  *bufio.Reader
+	timeout time.Duration
+	raw     *rawConn
+	br      *bufio.Reader
 }
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -116,7 +123,7 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	raw := &rawConn{Conn: conn}
+	raw := &rawConn{Conn: conn, timeout: h.timeout}
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
 		raw.pending = bytes.Clone(b)
@@ -128,7 +135,7 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // acceptWS completes the WebSocket handshake.
 func (srv *Server) acceptWS(w http.ResponseWriter, r *http.Request, s *Socket) (*wsTransport, error) {
-	h := &hijacker{ResponseWriter: w}
+	h := &hijacker{ResponseWriter: w, timeout: srv.cfg.WriteTimeout}
 	c, err := websocket.Accept(h, r, &websocket.AcceptOptions{
 		// Origins are checked by checkOrigin, as CORS configures.
 		InsecureSkipVerify: true,

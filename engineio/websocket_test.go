@@ -461,3 +461,36 @@ func TestServerCloseDuringHandshakes(t *testing.T) {
 		t.Errorf("Count: want 0, got %d", e.srv.Count())
 	}
 }
+
+// TestWebSocketPingFrameAfterWriteDeadline: coder/websocket answers a
+// client's WebSocket ping long after the engine's last write deadline.
+func TestWebSocketPingFrameAfterWriteDeadline(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, &Config{WriteTimeout: 50 * time.Millisecond, PingInterval: 200 * time.Millisecond, PingTimeout: 5 * time.Second}, nil)
+	c := e.mustDialWS("EIO=4&transport=websocket")
+	wsRead(t, c)
+	if _, got := wsRead(t, c); got != "2" { // the open frame's deadline is long past
+		t.Fatalf("want ping, got %q", got)
+	}
+	wsWrite(t, c, websocket.MessageText, "3")
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	readErr := make(chan error, 1)
+	go func() { // reads process the pong
+		_, _, err := c.Read(ctx)
+		readErr <- err
+	}()
+	// Past the deadline of the server's last write (the ping above).
+	<-time.After(150 * time.Millisecond)
+	if err := c.Ping(ctx); err != nil {
+		t.Errorf("ping: %v", err)
+	}
+	if err := recv(t, readErr, "read"); err != nil {
+		t.Errorf("read: %v", err)
+	}
+	select {
+	case ev := <-e.closes:
+		t.Errorf("socket closed: %q %v", ev.reason, ev.err)
+	default:
+	}
+}
