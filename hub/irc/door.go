@@ -273,7 +273,7 @@ type client struct {
 	closing bool   // flush out, then close
 	nick    string // "" until registered; Deliver reads it
 	user    string
-	holding bool    // registering: events go to held
+	holding bool // registering: events go to held
 	held    []*hub.Event
 
 	// Owned by the reader goroutine.
