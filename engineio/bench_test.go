@@ -152,3 +152,28 @@ func BenchmarkAppendFrame(b *testing.B) {
 		buf = appendFrame(buf[:0], p)
 	}
 }
+
+// BenchmarkInbound: one client sends messages as fast as it can; the
+// server counts them (each may go through a park and wake-up).
+func BenchmarkInbound(b *testing.B) {
+	var got atomic.Int64
+	e := newEnv(b, &Config{PingInterval: time.Hour}, func(s *Socket) {
+		s.OnMessage(func(Message) { got.Add(1) })
+	})
+	c := e.mustDialWS("EIO=4&transport=websocket")
+	wsRead(b, c)
+	msg := []byte(`42["chat","hello, world"]`)
+	ctx := context.Background()
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	deadline := time.Now().Add(time.Minute)
+	for got.Load() < int64(n) && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -373,8 +374,8 @@ func TestServerCloseEndsPendingPollWithClose(t *testing.T) {
 	if ev := recv(t, e.closes, "close"); ev.reason != ReasonForcedClose {
 		t.Errorf("want forced close, got %q", ev.reason)
 	}
-	if err := s.Send(Message{}); !errors.Is(err, ErrClosed) {
-		t.Errorf("Send after close: want ErrClosed, got %v", err)
+	if err := s.Send(Message{}); !errors.Is(err, ErrClosed) || !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Send after close: want ErrClosed (net.ErrClosed), got %v", err)
 	}
 	select {
 	case <-s.Done():
