@@ -2,7 +2,7 @@
 // libzmq over ZMTP 3.1 (rfc.zeromq.org 37/ZMTP, and 23/ZMTP 3.0 peers):
 // the PAIR, PUB, SUB, XPUB, XSUB, REQ, REP, DEALER, ROUTER, PUSH and PULL
 // socket types with libzmq's semantics (doc/zmq_socket.adoc), over tcp://,
-// ipc:// (paths and @abstract names) and inproc://.
+// ipc:// (paths and @abstract names), inproc:// and tls://.
 //
 // Entry points, one line each (the CLI and the interop tests use these):
 //   - NewSocket(typ, *Config): a socket; nil Config means defaults.
@@ -30,6 +30,43 @@
 //	msg, _ := pull.Recv(ctx)
 //
 // The examples are the best way to understand how to use this package.
+//
+// # Endpoints and socket options
+//
+// tcp://, ipc:// and tls:// endpoints listen and dial through the project's
+// endpoint package; inproc:// stays in-process (no copies, no syscalls).
+// ZeroMQ's forms work as in libzmq: "tcp://127.0.0.1:5555",
+// "tcp://[::1]:5555", "tcp://*:5555" (every interface, IPv4 and IPv6),
+// "tcp://127.0.0.1:*" (a free port; LastEndpoint reports it),
+// "ipc:///tmp/x.sock", "ipc://@abstract", and the source-address form
+// "tcp://10.0.0.1:0;10.0.0.2:5555" (connect from 10.0.0.1, any port).
+// A host left empty ("tcp://:5555") binds loopback, as endpoint does.
+//
+// Socket options ride in the query, with endpoint's names and checks:
+// "tcp://127.0.0.1:5555?tos=0x10&keepalive=30s&sndbuf=262144",
+// "ipc:///run/x.sock?rcvbuf=1048576", "tcp://0.0.0.0:5555?bindtodevice=eth0".
+// Config.Endpoint gives the same options typed, plus a *tls.Config and an
+// Admit callback; the query wins field by field. An unknown option, one
+// that does not apply to the transport or to the direction (backlog on a
+// Connect), or a bad value is an error from Bind or Connect matching
+// ErrEndpoint and, with errors.As, an *endpoint.OptionError naming it.
+// TCP_NODELAY is on, as in libzmq (the endpoint package leaves Nagle on by
+// default); "nodelay=0" turns it off. Keep-alive is off unless asked for
+// (libzmq's default), and TCP is plain TCP, never MPTCP.
+//
+// tls:// is TLS over TCP: "tls://127.0.0.1:*?cert=c.pem&key=k.pem" binds,
+// "tls://host:5555?ca=ca.pem" connects ("selfsigned=1" for development,
+// see the endpoint package). Only this library speaks it: libzmq has no
+// such transport. LastEndpoint of a tls:// bind carries no options.
+//
+// Binding an ipc:// path removes a socket file left by a dead process, but
+// not one a live process listens on: that Bind fails (libzmq would take
+// the path over).
+//
+// Monitor events and Stats carry the endpoint as bound (LastEndpoint's
+// form) or as given to Connect, and each connection's local and remote
+// addresses. Unbind and Disconnect take the endpoint as given (or, for
+// Unbind, as LastEndpoint reports it).
 //
 // # Concurrency
 //

@@ -30,7 +30,8 @@ const (
 	EventDisconnected
 	// EventClosed: a bound endpoint stopped listening.
 	EventClosed
-	// EventRefused: an accepted connection was closed at once (MaxConns).
+	// EventRefused: an accepted connection was closed at once (MaxConns,
+	// or Config.Endpoint.Admit, whose error is Err).
 	EventRefused
 )
 

@@ -103,6 +103,13 @@ func parseEndpoint(ep string, bind bool, base *endpoint.Config) (target, error) 
 		_, given := vals["nodelay"]
 		cfg.Options.NoDelay = !given
 	}
+	// The typed options must apply to this transport too: print them in
+	// the endpoint's syntax and let the endpoint package read them back.
+	typed := parsed
+	typed.Options = cfg.Options
+	if _, err := endpoint.Parse(typed.String()); err != nil {
+		return t, fmt.Errorf("%w: %q: Config.Endpoint: %w", ErrEndpoint, ep, err)
+	}
 	if err := checkDirection(parsed.Options, cfg.Options, parsed.Proto(), bind); err != nil {
 		return t, fmt.Errorf("%w: %q: %w", ErrEndpoint, ep, err)
 	}
@@ -199,7 +206,9 @@ func (l *listener) stop() {
 // Bind listens on endpoint ("tcp://127.0.0.1:5555", "tcp://[::1]:*",
 // "ipc:///tmp/x.sock", "ipc://@abstract", "inproc://name") and accepts
 // peers in the background until Unbind or Close. LastEndpoint reports the
-// address actually bound. The socket may bind many endpoints.
+// address actually bound. The socket may bind many endpoints. Socket
+// options may follow as a query ("tcp://127.0.0.1:5555?tos=0x10"); see
+// the package doc and Config.Endpoint.
 func (s *Socket) Bind(ep string) error {
 	t, err := parseEndpoint(ep, true, s.cfg.Endpoint)
 	if err != nil {
@@ -231,6 +240,19 @@ func (s *Socket) Bind(ep string) error {
 			return err
 		}
 	} else {
+		if admit := t.cfg.Admit; admit != nil {
+			// Refusals by Config.Endpoint.Admit are counted and reported
+			// like those by MaxConns. The accept loop, the only caller,
+			// starts after l.endpoint is set.
+			t.cfg.Admit = func(local, remote net.Addr) error {
+				err := admit(local, remote)
+				if err != nil {
+					s.refused.Add(1)
+					s.emit(Event{Type: EventRefused, Endpoint: l.endpoint, Local: local.String(), Remote: remote.String(), Err: err})
+				}
+				return err
+			}
+		}
 		ln, err := endpoint.Listen(ctx, t.spec, t.cfg)
 		if err != nil {
 			cancel()
