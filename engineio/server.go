@@ -96,7 +96,9 @@ func (srv *Server) lookup(sid string) *Socket {
 
 // Close closes every socket at once (reason "server shutting down"),
 // refuses new requests, and waits for every goroutine the server started.
-// It is idempotent.
+// It is idempotent. It must not be called from a handler (onConnect,
+// OnMessage, OnClose), whose goroutine it would wait for: call it from
+// another goroutine.
 func (srv *Server) Close() error {
 	srv.closeAll(false)
 	srv.wg.Wait()
@@ -104,7 +106,8 @@ func (srv *Server) Close() error {
 	return nil
 }
 
-// Shutdown stops new sessions, closes every socket with reason "server
+// Shutdown, like Close, must not be called from a handler. It stops new
+// sessions, closes every socket with reason "server
 // shutting down" after flushing what is queued to it, and waits for the
 // server's goroutines until ctx is done; then it closes what is left as
 // Close does and returns ctx's error.

@@ -236,9 +236,9 @@ func (s *Socket) flushWS(t *wsTransport) {
 			return
 		}
 		q := s.takeQueueLocked()
-		closed := s.closed
+		drop := s.closed && !s.graceful
 		s.mu.Unlock()
-		if closed && !s.graceful {
+		if drop {
 			s.returnQueue(q)
 			continue
 		}
