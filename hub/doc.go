@@ -64,5 +64,22 @@
 // Hub like any other. Browsers from other origins are refused unless
 // listed in ServerConfig.AllowedOrigins.
 //
+// # Watch and protect
+//
+// A Hub is a monitor.Source: Hub.Conns lists every connection with its
+// door, addresses, user, rooms and counters (a door's Peer reports them by
+// implementing Watched). A Server serves them at /api/conns (JSON),
+// /metrics (Prometheus text) and the live page /stats; with
+// ServerConfig.AdminToken the data needs "Authorization: Bearer TOKEN",
+// without one only loopback clients get it. ServerConfig.Protect
+// (ProtectConfig) sets admission by remote network and an Admit callback,
+// checked before a connection is accepted, connections per address and a
+// client token (Socket.IO auth {token}); Server.Guard offers the same
+// checks to other doors (Guard.EndpointAdmit for endpoint.Config.Admit,
+// Hold/Release, CheckToken). Audit records (bind, accept, refuse, auth
+// failure, join, leave, close, shutdown) carry audit=true. On shutdown
+// every Socket.IO client gets a "shutdown" event {reason} after what was
+// already queued for it, then the close.
+//
 // The examples are the best way to understand how to use this package.
 package hub

@@ -40,13 +40,13 @@ func (h *Hub) Conns() []monitor.Conn {
 			for r := range c.rooms {
 				it.rooms = append(it.rooms, r)
 			}
-			sortStrings(it.rooms)
 		}
 		items = append(items, it)
 	}
 	h.mu.Unlock()
 	out := make([]monitor.Conn, len(items))
 	for i, it := range items {
+		sortStrings(it.rooms)
 		var mc monitor.Conn
 		if w, ok := it.peer.(Watched); ok {
 			mc = w.Watch()
