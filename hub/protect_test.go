@@ -133,7 +133,11 @@ func TestGuardHoldAndToken(t *testing.T) {
 // dialSIO opens a raw Socket.IO connection and sends CONNECT with auth;
 // it returns the connection and the server's answer to CONNECT.
 func dialSIO(ctx context.Context, base, auth string) (*websocket.Conn, string, error) {
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+	return dialSIOWith(ctx, base, auth, nil)
+}
+
+func dialSIOWith(ctx context.Context, base, auth string, opts *websocket.DialOptions) (*websocket.Conn, string, error) {
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket", opts)
 	if err != nil {
 		return nil, "", err
 	}

@@ -224,9 +224,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err = s.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The drain deadline passed: the clients left were closed
+		// without the rest of their queues; that is the deal.
+		s.log.Warn("drain deadline passed; closed the clients left", "drain", s.cfg.ShutdownTimeout)
+		err = nil
+	}
 	if herr := hs.Shutdown(sctx); herr != nil {
 		hs.Close()
-		err = errors.Join(err, herr)
+		if !errors.Is(herr, context.DeadlineExceeded) {
+			err = errors.Join(err, herr)
+		}
 	}
 	<-errc // http.ErrServerClosed
 	if err != nil {
