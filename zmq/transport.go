@@ -22,6 +22,9 @@ type target struct {
 	addr   string           // the inproc name
 	spec   string           // the endpoint package's address, options included
 	cfg    *endpoint.Config // nil for inproc
+	// anyHost: a "tcp://*:port" bind, tried as [::] (IPv4 and IPv6), then
+	// as 0.0.0.0 where the host has no IPv6.
+	anyHost bool
 }
 
 // parseEndpoint reads a ZeroMQ endpoint and maps it onto the endpoint
@@ -76,6 +79,7 @@ func parseEndpoint(ep string, bind bool, base *endpoint.Config) (target, error) 
 				return t, fmt.Errorf("%w: %q: wildcard host in connect", ErrEndpoint, ep)
 			}
 			host = "::" // every interface, IPv4 and IPv6 (as Go's ":port")
+			t.anyHost = true
 		}
 		rest = net.JoinHostPort(host, port)
 	case "ipc":
@@ -254,6 +258,9 @@ func (s *Socket) Bind(ep string) error {
 			}
 		}
 		ln, err := endpoint.Listen(ctx, t.spec, t.cfg)
+		if err != nil && t.anyHost {
+			ln, err = endpoint.Listen(ctx, strings.Replace(t.spec, "[::]", "0.0.0.0", 1), t.cfg)
+		}
 		if err != nil {
 			cancel()
 			return fmt.Errorf("zmq: bind %s: %w", ep, err)

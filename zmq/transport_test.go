@@ -393,3 +393,39 @@ func TestEndpointAdmit(t *testing.T) {
 	}
 	roundTrip(t, a, ok)
 }
+
+// FuzzParseEndpoint checks that any endpoint Bind or Connect accepts maps
+// to an address the endpoint package reads back, without wildcards.
+func FuzzParseEndpoint(f *testing.F) {
+	for _, s := range []string{"tcp://127.0.0.1:*", "tcp://*:5555", "tcp://[::1]:5555?tos=16",
+		"tcp://127.0.0.2:0;127.0.0.1:5555", "tcp://127.0.0.2;[::1]:1?nodelay=0", "ipc:///tmp/x.sock?sndbuf=4096",
+		"ipc://@abs", "inproc://x", "tls://127.0.0.1:*?selfsigned=1", "tcp://a;b;c", "tcp://*:*;*:*"} {
+		f.Add(s, true)
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, ep string, bind bool) {
+		if len(ep) > 1024 {
+			return
+		}
+		tg, err := parseEndpoint(ep, bind, nil)
+		if err != nil {
+			if !errors.Is(err, ErrEndpoint) {
+				t.Fatalf("%q: error %v is not ErrEndpoint", ep, err)
+			}
+			return
+		}
+		if tg.scheme == "inproc" {
+			return
+		}
+		e, err := endpoint.Parse(tg.spec)
+		if err != nil {
+			t.Fatalf("%q -> %q: %v", ep, tg.spec, err)
+		}
+		if host, _, _ := net.SplitHostPort(e.Address); host == "*" {
+			t.Fatalf("%q -> %q keeps a wildcard", ep, tg.spec)
+		}
+		if e.Options.Source != "" && bind {
+			t.Fatalf("%q: a bind with a source", ep)
+		}
+	})
+}
