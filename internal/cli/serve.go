@@ -18,6 +18,7 @@ func runServe(ctx context.Context, stdio Stdio, args []string) error {
 	origins := fs.String("allow-origin", "", "comma-separated browser `ORIGINS` (scheme://host:port) allowed besides the server's own")
 	verbose := fs.Bool("v", false, "log debug records")
 	df := addDoorFlags(fs)
+	irf := addIRCFlags(fs)
 	pf := addProtectFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -76,9 +77,19 @@ func runServe(ctx context.Context, stdio Stdio, args []string) error {
 		srv.Close()
 		return err
 	}
+	stopIRC, err := startIRC(ctx, fs, srv.Hub(), irf, log, func(s string) { fmt.Fprintf(stdio.Out, "switchboard: %s\n", s) })
+	if err != nil {
+		doors.stop()
+		ln.Close()
+		srv.Close()
+		return err
+	}
 	err = srv.Serve(ctx, ln)
 	if derr := doors.stop(); err == nil {
 		err = derr
+	}
+	if ierr := stopIRC(); err == nil && ierr != nil {
+		err = fmt.Errorf("serve: %w", ierr)
 	}
 	if err != nil {
 		return err
