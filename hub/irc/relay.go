@@ -123,6 +123,8 @@ type Relay struct {
 
 	mu      sync.Mutex
 	running bool
+
+	pending string // a line taken from q whose write failed; owned by the writer
 }
 
 // NewRelay returns a Relay of room cfg.Room in h. It does nothing until
@@ -353,21 +355,25 @@ func (r *Relay) writeLoop(ctx context.Context, write func(*Message) error) error
 	// 512: keep each line well inside.
 	room := 512 - 100 - len(" PRIVMSG ") - len(r.cfg.Channel) - 4
 	for {
-		var line string
-		select {
-		case line = <-r.q:
-		case <-ctx.Done():
-			return nil
+		line := r.pending
+		if line == "" {
+			select {
+			case line = <-r.q:
+			case <-ctx.Done():
+				return nil
+			}
 		}
+		r.pending = line
 		for line != "" {
 			part := cutUTF8(line, room)
-			line = line[len(part):]
 			if err := r.lim.Wait(ctx, 1); err != nil {
 				return nil
 			}
 			if err := write(&Message{Command: "PRIVMSG", Params: []string{r.cfg.Channel, part}}); err != nil {
-				return err
+				return err // the next link sends the rest
 			}
+			line = line[len(part):]
+			r.pending = line
 			r.sent.Add(1)
 		}
 	}
