@@ -196,3 +196,13 @@ func (p *poller) failAll() {
 		}
 	}
 }
+
+// readable reports whether fd has data to read now (or is at EOF).
+func readable(fd int) bool {
+	if fd < 0 {
+		return false
+	}
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(pfd, 0)
+	return err == nil && n > 0 && pfd[0].Revents&(unix.POLLIN|unix.POLLHUP|unix.POLLERR) != 0
+}

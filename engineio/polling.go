@@ -21,6 +21,24 @@ var errOverlap = fmt.Errorf("%w: overlapping polling requests", ErrTransport)
 func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 	srv := s.srv
 	s.mu.Lock()
+	if cand := s.upgrade; cand != nil && s.probed && !s.polling && !s.closed {
+		// The client may have sent "5" on the probed WebSocket before
+		// this GET: if the candidate has data in flight, let it be
+		// handled first, so the GET meets an upgraded session (400) as
+		// it would on the reference server.
+		s.mu.Unlock()
+		if cand.inFlight() {
+			t := time.NewTimer(min(srv.cfg.UpgradeTimeout, time.Second))
+			select {
+			case <-cand.upDone:
+			case <-s.done:
+			case <-r.Context().Done():
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		s.mu.Lock()
+	}
 	if s.closed && !s.lingering {
 		s.mu.Unlock()
 		srv.refuse(w, CodeUnknownSID, "")

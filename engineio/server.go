@@ -33,6 +33,7 @@ type Server struct {
 
 	stats  serverStats
 	poller *poller
+	epoch  time.Time    // for clock
 	open   atomic.Int64 // open sockets (srv.sockets also holds lingering ones)
 
 	// testHook, when set, runs at points tests wait for: "poll-wait" as a
@@ -59,10 +60,14 @@ func NewServer(cfg *Config, onConnect func(*Socket)) (*Server, error) {
 		onConnect: onConnect,
 		log:       c.Logger,
 		sockets:   make(map[string]*Socket),
+		epoch:     time.Now(),
 	}
 	srv.poller = newPoller(srv)
 	return srv, nil
 }
+
+// clock returns the monotonic time since the server was made.
+func (srv *Server) clock() time.Duration { return time.Since(srv.epoch) }
 
 // Count returns the number of open sockets.
 func (srv *Server) Count() int { return int(srv.open.Load()) }
@@ -236,6 +241,10 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sid := q.Get("sid"); sid != "" {
 		s := srv.lookup(sid)
 		if s == nil {
+			srv.refuse(w, CodeUnknownSID, "")
+			return
+		}
+		if !isWS && s.pongOverdue() {
 			srv.refuse(w, CodeUnknownSID, "")
 			return
 		}
@@ -493,6 +502,7 @@ func (srv *Server) handleUpgrade(s *Socket, w http.ResponseWriter, r *http.Reque
 		t.closeNow()
 		return
 	}
+	t.upDone = make(chan struct{})
 	s.upgrade = t
 	s.upTimer = time.AfterFunc(srv.cfg.UpgradeTimeout, func() { s.abortUpgrade(t) })
 	s.mu.Unlock()

@@ -72,6 +72,7 @@ type Socket struct {
 	// heartbeat
 	timer        *time.Timer
 	awaitingPong bool
+	due          time.Duration // on srv.clock: the next ping, or the pong deadline
 
 	done chan struct{}
 
@@ -240,9 +241,12 @@ func (s *Socket) close(reason string, err error, graceful bool, pollEnd packet.T
 	}
 	closeWS := ws != nil && (!graceful || !s.flushing)
 	// A polling client with no GET pending gets what is queued and the
-	// close packet on its next GET: the session lingers until then.
-	linger := ws == nil && graceful && !s.polling && s.transport == transportPolling &&
-		(reason == ReasonForcedClose || reason == ReasonServerShutdown) && s.srv.lingerOK()
+	// close packet on its next GET: the session lingers until then. So
+	// does one that closed the session itself (its POST "1" may overtake
+	// its GET): that GET gets noop.
+	linger := ws == nil && !s.polling && s.transport == transportPolling &&
+		(graceful && (reason == ReasonForcedClose || reason == ReasonServerShutdown) ||
+			reason == ReasonTransportClose && pollEnd == packet.Noop) && s.srv.lingerOK()
 	if linger {
 		s.lingering = true
 		s.lingerTimer = time.AfterFunc(s.srv.cfg.PingTimeout, s.endLinger)
@@ -356,6 +360,7 @@ func (s *Socket) onPacket(p packet.Packet, size int) bool {
 		s.mu.Lock()
 		if s.awaitingPong && !s.closed {
 			s.awaitingPong = false
+			s.due = s.srv.clock() + s.srv.cfg.PingInterval
 			s.timer.Reset(s.srv.cfg.PingInterval)
 		}
 		s.mu.Unlock()
@@ -381,6 +386,7 @@ func (s *Socket) parseError(err error) {
 func (s *Socket) startHeartbeat() {
 	s.mu.Lock()
 	if !s.closed {
+		s.due = s.srv.clock() + s.srv.cfg.PingInterval
 		s.timer = time.AfterFunc(s.srv.cfg.PingInterval, s.onTimer)
 	}
 	s.mu.Unlock()
@@ -403,8 +409,34 @@ func (s *Socket) onTimer() {
 	// The ping bypasses the queue bound: at most one is outstanding.
 	s.queue = append(s.queue, packet.Packet{Type: packet.Ping})
 	s.kickLocked()
-	s.timer.Reset(s.srv.cfg.PingTimeout)
+	// The pong is due PingTimeout after the ping was due, however late
+	// this timer ran.
+	s.due += s.srv.cfg.PingTimeout
+	s.timer.Reset(max(s.due-s.srv.clock(), 0))
 	s.mu.Unlock()
+}
+
+// pongOverdue closes the socket if its client's pong is overdue, before
+// the timer noticed; it reports whether it did. Requests check it, so a
+// request that comes after the deadline finds the session closed however
+// late the timer runs.
+func (s *Socket) pongOverdue() bool {
+	s.mu.Lock()
+	over := false
+	if !s.closed && s.timer != nil {
+		now := s.srv.clock()
+		if s.awaitingPong {
+			over = now >= s.due
+		} else {
+			// The ping timer has not run yet: the ping was due at s.due.
+			over = now >= s.due+s.srv.cfg.PingTimeout
+		}
+	}
+	s.mu.Unlock()
+	if over {
+		s.close(ReasonPingTimeout, ErrPingTimeout, false, packet.Close)
+	}
+	return over
 }
 
 // countOut adds a written batch to the counters.

@@ -37,6 +37,8 @@ type wsTransport struct {
 	sock *Socket
 	fd   int // for the poller; -1 when unknown
 
+	upDone chan struct{} // an upgrade candidate's: closed once it completes or fails
+
 	parked     atomic.Bool // waiting in the poller; a wake-up claims it
 	registered bool        // in the epoll set; guarded by poller.mu
 	unparkable bool        // closing; guarded by poller.mu
@@ -51,6 +53,7 @@ type rawConn struct {
 	net.Conn
 	pending []byte
 	timeout time.Duration // for coder's writes
+	got     atomic.Bool   // bytes were read; an upgrade candidate clears it when idle
 
 	wmu    sync.Mutex
 	sealed bool // a close frame went out: no more data frames
@@ -63,9 +66,14 @@ func (c *rawConn) Read(p []byte) (int, error) {
 		if len(c.pending) == 0 {
 			c.pending = nil
 		}
+		c.got.Store(true)
 		return n, nil
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.got.Store(true)
+	}
+	return n, err
 }
 
 // Write is coder/websocket's write path (control frames). It sets its own
@@ -396,6 +404,9 @@ func (s *Socket) upgradeLoop(t *wsTransport) {
 		switch {
 		case typ == websocket.MessageText && string(b) == "2probe":
 			putScratch(bp)
+			if t.idle() {
+				t.raw.got.Store(false) // see inFlight
+			}
 			if err := t.writeText("3probe", s.srv.cfg.WriteTimeout); err != nil {
 				s.abortUpgrade(t)
 				return
@@ -422,6 +433,13 @@ func (s *Socket) upgradeLoop(t *wsTransport) {
 	}
 }
 
+// inFlight reports whether a probed upgrade candidate has read data it
+// has not handled yet, or has data waiting in the kernel: then its
+// upgradeLoop is about to handle the client's next packet.
+func (t *wsTransport) inFlight() bool {
+	return t.raw.got.Load() || readable(t.fd)
+}
+
 // kickPollLocked wakes a pending poll so it re-checks the socket's state.
 func (s *Socket) kickPollLocked() {
 	if s.polling {
@@ -441,6 +459,7 @@ func (s *Socket) completeUpgrade(t *wsTransport) bool {
 	}
 	s.upgrade = nil
 	s.probed = false
+	close(t.upDone)
 	if s.upTimer != nil {
 		s.upTimer.Stop()
 		s.upTimer = nil
@@ -461,6 +480,7 @@ func (s *Socket) abortUpgrade(t *wsTransport) {
 	if s.upgrade == t {
 		s.upgrade = nil
 		s.probed = false
+		close(t.upDone)
 		if s.upTimer != nil {
 			s.upTimer.Stop()
 			s.upTimer = nil
