@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -408,5 +409,47 @@ func TestConfig(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	s := startServer(t, &hub.Config{MaxConnsPerUser: 1, Rate: 1, Burst: 3}, &Config{MaxLine: 1024, LineRate: 50, LineBurst: 5})
+	a := dialRaw(t, s.addr)
+	a.register("ann")
+	// The user holds its one connection: a second gets 433 and may pick
+	// another nick.
+	b := dialRaw(t, s.addr)
+	b.send("NICK ann", "USER b 0 * :B")
+	b.expect(" 433 * ann :Nickname is already in use")
+	b.send("NICK bea")
+	b.expect(" 001 bea ")
+	// A line of 900 bytes fits MaxLine 1024.
+	a.send("JOIN #lobby")
+	a.expect(" 366 ")
+	b.send("JOIN #lobby")
+	b.expect(" 366 ")
+	long := strings.Repeat("y", 900)
+	a.send("PRIVMSG #lobby :" + long)
+	if got := b.expect("PRIVMSG #lobby :y"); !strings.HasSuffix(got[len(got)-1], long) {
+		t.Fatalf("long line cut: %d bytes", len(got[len(got)-1]))
+	}
+	// The Hub's rate (1/s, burst 3, all spent on the name, JOIN and the
+	// line above) refuses the flood with 400; the others hear none of it
+	// (at most one token comes back meanwhile).
+	for i := range 5 {
+		a.send(fmt.Sprintf("PRIVMSG #lobby :flood %d", i))
+	}
+	a.expect(" 400 ann PRIVMSG :hub: too many requests, slow down")
+	b.quiet("flood 2", 300*time.Millisecond)
+
+	// The door reads at most LineRate lines a second after a burst.
+	c := dialRaw(t, s.addr)
+	start := time.Now()
+	for i := range 30 {
+		c.send(fmt.Sprintf("PING :p%d", i))
+	}
+	c.expect("PONG switchboard :p29")
+	if d := time.Since(start); d < 400*time.Millisecond { // (30-5)/50 s = 500 ms, less slack
+		t.Fatalf("30 lines read in %v, faster than 50/s after a burst of 5", d)
 	}
 }
