@@ -156,6 +156,10 @@ type Config struct {
 	// mechanism (clear-text user name and password, rfc.zeromq.org 24)
 	// instead of NULL. Both peers must use it.
 	Plain *PlainConfig
+	// Curve, when not nil, secures every connection with the CURVE
+	// mechanism (authenticated and encrypted, rfc.zeromq.org 25 and 26)
+	// instead of NULL. Both peers must use it; it excludes Plain.
+	Curve *CurveConfig
 
 	// Endpoint, when not nil, configures the sockets of tcp://, ipc://
 	// and tls:// endpoints, as in endpoint.Listen and endpoint.Dial:
@@ -248,6 +252,16 @@ func (c *Config) withDefaults() (Config, error) {
 		n.Plain = &pc
 		if len(pc.Username) > 255 || len(pc.Password) > 255 {
 			return n, fmt.Errorf("%w: PLAIN user name or password over 255 bytes", ErrConfig)
+		}
+	}
+	if n.Curve != nil {
+		cc := *n.Curve
+		n.Curve = &cc
+		if n.Plain != nil {
+			return n, fmt.Errorf("%w: Plain and Curve both set", ErrConfig)
+		}
+		if err := cc.check(); err != nil {
+			return n, err
 		}
 	}
 	if n.Endpoint != nil {

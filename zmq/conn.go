@@ -107,6 +107,8 @@ func (s *Socket) handshake(ctx context.Context, nc net.Conn) (*zconn, error) {
 	if pc := s.cfg.Plain; pc != nil {
 		mech = &zmtp.Plain{Server: pc.Server, Username: pc.Username, Password: pc.Password,
 			Authenticate: pc.Authenticate, Metadata: s.metadata()}
+	} else if cc := s.cfg.Curve; cc != nil {
+		mech = s.curveMechanism(cc)
 	}
 	if _, err := nc.Write(zmtp.AppendGreeting(nil, zmtp.Greeting{Mechanism: mech.Name()})); err != nil {
 		return nil, err
@@ -141,7 +143,7 @@ func (s *Socket) handshake(ctx context.Context, nc net.Conn) (*zconn, error) {
 	for {
 		flags, body, err := zmtp.ReadFrame(c.br, nil, 1<<20)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+			return nil, curveHandshakeErr(mech, fmt.Errorf("%w: %w", ErrProtocol, err))
 		}
 		if flags&zmtp.FlagCommand == 0 {
 			return nil, fmt.Errorf("%w: data frame during handshake", ErrProtocol)
@@ -174,6 +176,7 @@ func (s *Socket) handshake(ctx context.Context, nc net.Conn) (*zconn, error) {
 		break
 	}
 	nc.SetDeadline(time.Time{})
+	c.secureCurve(mech)
 	return c, nil
 }
 
@@ -198,7 +201,7 @@ func (s *Socket) serveConn(ctx context.Context, nc net.Conn, p *pipe, endpoint, 
 		p = s.newPipe(endpoint, transport, false)
 	}
 	c.p = p
-	c.bw = bufio.NewWriterSize(nc, writeBufSize)
+	c.bw = bufio.NewWriterSize(c.nc, writeBufSize)
 	p.mu.Lock()
 	p.conn = c
 	p.mu.Unlock()
