@@ -249,6 +249,12 @@ func (d *Door) start(ctx context.Context, nc net.Conn) {
 	go func() {
 		defer d.wg.Done()
 		c.readLoop(ctx)
+		// Whatever stopped the reader, the writer flushes and closes.
+		if ctx.Err() != nil {
+			c.quit("server shutting down")
+		} else {
+			c.drainAndClose()
+		}
 		d.mu.Lock()
 		delete(d.clients, c)
 		d.mu.Unlock()

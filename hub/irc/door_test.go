@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +54,8 @@ func startServer(t *testing.T, hcfg *hub.Config, cfg *Config) *server {
 				t.Errorf("Serve: %v", err)
 			}
 		case <-time.After(15 * time.Second):
-			t.Error("Serve did not return")
+			buf := make([]byte, 1<<20)
+			t.Errorf("Serve did not return; goroutines:\n%s", buf[:runtime.Stack(buf, true)])
 		}
 		h.Close()
 	}
