@@ -4,6 +4,7 @@ package engineio
 
 import (
 	"errors"
+	"os"
 	"sync"
 	"syscall"
 
@@ -142,28 +143,65 @@ func (p *poller) stop() {
 	p.wg.Wait()
 }
 
+// run waits for parked connections through the Go netpoller: the epoll
+// set is itself a pollable descriptor, so the goroutine parks like any
+// network read and holds no thread while it waits, and a wake-up costs
+// no hand-off from a thread blocked in epoll_wait. Each time the set is
+// readable it is drained with non-blocking epoll_wait calls.
 func (p *poller) run(epfd, evfd int) {
+	var f *os.File
 	defer func() {
 		p.mu.Lock()
-		unix.Close(epfd)
+		if f != nil {
+			_ = f.Close() // closes epfd
+		} else {
+			unix.Close(epfd)
+		}
 		unix.Close(evfd)
 		p.epfd, p.evfd = -1, -1
 		p.mu.Unlock()
 	}()
+	var rc syscall.RawConn
+	if unix.SetNonblock(epfd, true) == nil {
+		f = os.NewFile(uintptr(epfd), "epoll")
+		if c, err := f.SyscallConn(); err == nil {
+			rc = c
+		}
+	}
 	events := make([]unix.EpollEvent, 128)
+	if rc == nil { // cannot happen on Linux: block in epoll_wait instead
+		for p.drain(epfd, evfd, events, -1) {
+		}
+		return
+	}
+	done := false
+	err := rc.Read(func(uintptr) bool {
+		done = !p.drain(epfd, evfd, events, 0)
+		return done
+	})
+	if err != nil && !done {
+		p.srv.log.Error("epoll wait failed", "err", err)
+		p.failAll()
+	}
+}
+
+// drain takes the ready events of the epoll set (waiting up to msec, -1
+// for ever) and resumes their connections, until none is left. It
+// returns false once the poller must stop.
+func (p *poller) drain(epfd, evfd int, events []unix.EpollEvent, msec int) bool {
 	for {
-		n, err := unix.EpollWait(epfd, events, -1)
+		n, err := unix.EpollWait(epfd, events, msec)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
 			p.srv.log.Error("epoll wait failed", "err", err)
 			p.failAll()
-			return
+			return false
 		}
 		for _, ev := range events[:n] {
 			if ev.Fd == int32(evfd) {
-				return
+				return false
 			}
 			p.mu.Lock()
 			t := p.conns[ev.Fd]
@@ -172,8 +210,11 @@ func (p *poller) run(epfd, evfd int) {
 				continue
 			}
 			if !p.srv.goTracked(func() { t.sock.readLoop(t, false) }) {
-				return // closing: the sockets close their connections
+				return false // closing: the sockets close their connections
 			}
+		}
+		if n < len(events) && msec == 0 {
+			return true
 		}
 	}
 }
