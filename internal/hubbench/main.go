@@ -1,11 +1,13 @@
 // Command hubbench measures what the hub's doors cost a broadcast: one
 // room of 1,000 Socket.IO clients (plus 10 ZeroMQ subscribers on the hub)
-// where one client says lines, on three servers side by side in one run:
+// where one client says lines, on four servers side by side in one run:
 //
 //   - hub: the real daemon, "switchboard serve" with the ZeroMQ XPUB door,
 //     the chat protocol of package hub (validation, presence, rate limits
 //     raised out of the way, every door's bookkeeping); its 10 ZeroMQ
 //     subscribers (package zmq SUB sockets) hear the room too;
+//   - hub-sio: the same daemon without the ZeroMQ door, to tell the
+//     hub core's cost from the extra door's;
 //   - bare: switchboard's socketio server with the same protocol's
 //     handlers written directly on it (no hub, no doors): "hubbench bare";
 //   - node: the official socket.io 4.8 server with the same handlers
@@ -100,6 +102,8 @@ func run(args []string, out io.Writer) error {
 		{name: "hub", nsubs: o.subs, argv: []string{o.switchboard, "serve", "--http", "127.0.0.1:0",
 			"--zmq-pub", "tcp://127.0.0.1:0", "--rate", "1e9", "--burst", "1000000000",
 			"--control=false", "--max-payload", "65536"}},
+		{name: "hub-sio", argv: []string{o.switchboard, "serve", "--http", "127.0.0.1:0",
+			"--rate", "1e9", "--burst", "1000000000", "--control=false"}},
 		{name: "bare", argv: []string{self, "bare"}},
 		{name: "node", argv: []string{o.node, script}, env: []string{"NODE_PATH=" + filepath.Join(nodeDir, "node_modules")}},
 	}
@@ -119,7 +123,7 @@ func run(args []string, out io.Writer) error {
 		if err := s.connect(o.clients, o.burst); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		fmt.Fprintf(out, "   %-5s %d clients, %d subscribers in the room in %.1fs\n", s.name, len(s.conns), len(s.zsubs), time.Since(start).Seconds())
+		fmt.Fprintf(out, "   %-7s %d clients, %d subscribers in the room in %.1fs\n", s.name, len(s.conns), len(s.zsubs), time.Since(start).Seconds())
 	}
 	for range rounds {
 		for i := range sides {
@@ -131,12 +135,12 @@ func run(args []string, out io.Writer) error {
 	res := map[string]result{}
 	for i := range sides {
 		s := &sides[i]
-		r := result{rate: median(s.rates), cpu: median(s.cpus)}
+		r := result{rate: median(s.rates), cpu: median(s.cpus), writes: median(s.writes)}
 		res[s.name] = r
-		fmt.Fprintf(out, "   %-5s %.0f deliveries/s, %.2f µs server CPU per delivery (median; rounds: %s)\n",
+		fmt.Fprintf(out, "   %-7s %.0f deliveries/s, %.2f µs server CPU per delivery (median; rounds: %s)\n",
 			s.name, r.rate, r.cpu/1e3, kilo(s.rates))
 	}
-	report(out, o, res["hub"], res["bare"], res["node"])
+	report(out, o, res["hub"], res["hub-sio"], res["bare"], res["node"])
 	return nil
 }
 
@@ -144,23 +148,27 @@ func run(args []string, out io.Writer) error {
 const rounds = 5
 
 type result struct {
-	rate float64 // deliveries per second
-	cpu  float64 // server CPU nanoseconds per delivery
+	rate   float64 // deliveries per second
+	cpu    float64 // server CPU nanoseconds per delivery
+	writes float64 // server write system calls per delivery
 }
 
 // report prints the ratio table.
-func report(out io.Writer, o options, hub, bare, node result) {
-	fmt.Fprintf(out, "\nHub broadcast (%d Socket.IO clients + %d ZeroMQ subscribers) vs bare switchboard socketio and socket.io 4.8 (same room, same clients)\n", o.clients, o.subs)
-	fmt.Fprintf(out, "%-30s %12s %12s %12s %10s %10s  %s\n", "metric", "hub", "bare", "node", "hub/bare", "hub/node", "target")
-	row := func(name string, h, b, n float64, unit string, ok bool, target string) {
+func report(out io.Writer, o options, hub, sio, bare, node result) {
+	fmt.Fprintf(out, "\nHub broadcast in one room: hub = switchboard serve, %d Socket.IO clients + %d ZeroMQ subscribers; hub-sio = the same\n", o.clients, o.subs)
+	fmt.Fprintf(out, "without the ZeroMQ door; bare = switchboard socketio, same handlers, no hub; node = socket.io 4.8, same handlers\n")
+	fmt.Fprintf(out, "%-24s %10s %10s %10s %10s %9s %9s %9s  %s\n", "metric", "hub", "hub-sio", "bare", "node", "hub/sio", "hub/bare", "hub/node", "target")
+	row := func(name string, h, s, b, n float64, unit string, ok bool, target string) {
 		mark := "ok"
 		if !ok {
 			mark = "MISSED"
 		}
-		fmt.Fprintf(out, "%-30s %9.2f %-2s %9.2f %-2s %9.2f %-2s %9.2fx %9.2fx  %s %s\n", name, h, unit, b, unit, n, unit, h/b, h/n, target, mark)
+		fmt.Fprintf(out, "%-24s %7.2f %-2s %7.2f %-2s %7.2f %-2s %7.2f %-2s %8.2fx %8.2fx %8.2fx  %s %s\n",
+			name, h, unit, s, unit, b, unit, n, unit, h/s, h/b, h/n, target, mark)
 	}
-	row("deliveries/s", hub.rate/1e3, bare.rate/1e3, node.rate/1e3, "k", hub.rate >= 0.9*bare.rate, "hub/bare >= 0.90x")
-	row("server CPU per delivery", hub.cpu/1e3, bare.cpu/1e3, node.cpu/1e3, "us", hub.cpu <= 1.1*bare.cpu, "hub/bare <= 1.10x")
+	row("deliveries/s", hub.rate/1e3, sio.rate/1e3, bare.rate/1e3, node.rate/1e3, "k", hub.rate >= 0.9*bare.rate, "hub/bare >= 0.90x")
+	row("server CPU per delivery", hub.cpu/1e3, sio.cpu/1e3, bare.cpu/1e3, node.cpu/1e3, "us", hub.cpu <= 1.1*bare.cpu, "hub/bare <= 1.10x")
+	row("write syscalls/delivery", hub.writes, sio.writes, bare.writes, node.writes, "", true, "(information)")
 }
 
 func median(v []float64) float64 {
@@ -204,7 +212,7 @@ type side struct {
 	reach  chan struct{}
 	failed chan error
 
-	rates, cpus []float64
+	rates, cpus, writes []float64
 }
 
 var (
@@ -488,6 +496,10 @@ func (s *side) measure(dur time.Duration) error {
 	if err != nil {
 		return err
 	}
+	w0, err := writes(s.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	n := 0
 	const burst = 100
@@ -502,9 +514,14 @@ func (s *side) measure(dur time.Duration) error {
 	if err != nil {
 		return err
 	}
+	w1, err := writes(s.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
 	deliveries := float64(n) * burst * float64(s.recv)
 	s.rates = append(s.rates, deliveries/elapsed.Seconds())
 	s.cpus = append(s.cpus, float64(c1-c0)/deliveries)
+	s.writes = append(s.writes, float64(w1-w0)/deliveries)
 	return nil
 }
 
@@ -534,6 +551,21 @@ func cpu(pid int) (time.Duration, error) {
 		return 0, err
 	}
 	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+}
+
+// writes returns the number of write system calls the process made
+// (/proc/PID/io syscw): how well it batches frames into writes.
+func writes(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "syscw:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, errors.New("no syscw in /proc/PID/io")
 }
 
 // conn is a lean Socket.IO-over-WebSocket client (RFC 6455 framing by
