@@ -51,7 +51,7 @@ func (c *client) deliverLocked(ev *hub.Event) error {
 	case hub.EventSaid:
 		b = c.appendText(b, ev.User, "#"+ev.Room, ev.Text)
 	case hub.EventTold:
-		b = c.appendText(b, ev.User, c.nick, ev.Text)
+		b = c.appendText(b, ev.User, ev.To, ev.Text)
 	case hub.EventJoined, hub.EventLeft:
 		if ev.User == c.nick {
 			return nil // the client's own JOIN and PART are echoed by the command
@@ -70,7 +70,11 @@ func (c *client) deliverLocked(ev *hub.Event) error {
 		if ev.State == hub.StateOffline {
 			what = "logged out"
 		}
-		m := Message{Prefix: c.d.cfg.ServerName, Command: "NOTICE", Params: []string{c.nick, "*** " + ev.User + " has " + what}}
+		to := c.nick
+		if to == "" {
+			to = "*" // attached, but its nick was refused: not registered yet
+		}
+		m := Message{Prefix: c.d.cfg.ServerName, Command: "NOTICE", Params: []string{to, "*** " + ev.User + " has " + what}}
 		b = m.Append(b)
 	default:
 		return nil
