@@ -181,6 +181,16 @@ type proc struct {
 	stdin  io.WriteCloser
 	stderr *lockedBuffer
 	read   sync.WaitGroup
+	quit   chan struct{} // closed by stop: the reader stops handing events over
+}
+
+// hand passes e to the test unless quit is closed (the test has stopped
+// reading: it failed or finished).
+func hand(events chan<- event, quit <-chan struct{}, e event) {
+	select {
+	case events <- e:
+	case <-quit:
+	}
 }
 
 func startProc(t *testing.T, name string, events chan<- event, parse func(string) []event, dir string, env []string, argv ...string) *proc {
@@ -188,7 +198,7 @@ func startProc(t *testing.T, name string, events chan<- event, parse func(string
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	p := &proc{name: name, cmd: cmd, stderr: &lockedBuffer{}}
+	p := &proc{name: name, cmd: cmd, stderr: &lockedBuffer{}, quit: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	cmd.WaitDelay = 5 * time.Second
 	var err error
@@ -208,10 +218,10 @@ func startProc(t *testing.T, name string, events chan<- event, parse func(string
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			for _, e := range parse(sc.Text()) {
-				events <- e
+				hand(events, p.quit, e)
 			}
 		}
-		events <- event{Who: name, Ev: "exited"}
+		hand(events, p.quit, event{Who: name, Ev: "exited"})
 	}()
 	t.Cleanup(func() { p.stop(t) })
 	return p
@@ -230,6 +240,7 @@ func (p *proc) stop(t *testing.T) {
 	if p.cmd.ProcessState != nil {
 		return
 	}
+	close(p.quit)
 	p.stdin.Close()
 	done := make(chan error, 1)
 	go func() { done <- p.cmd.Wait() }()
@@ -296,6 +307,7 @@ type udpPeer struct {
 	c    *net.UDPConn
 	to   *net.UDPAddr
 	read sync.WaitGroup
+	quit chan struct{}
 }
 
 func startUDP(t *testing.T, name, addr string, events chan<- event) *udpPeer {
@@ -308,7 +320,7 @@ func startUDP(t *testing.T, name, addr string, events chan<- event) *udpPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &udpPeer{name: name, c: c, to: to}
+	u := &udpPeer{name: name, c: c, to: to, quit: make(chan struct{})}
 	u.read.Add(1)
 	go func() {
 		defer u.read.Done()
@@ -321,17 +333,17 @@ func startUDP(t *testing.T, name, addr string, events chan<- event) *udpPeer {
 			f := strings.SplitN(string(buf[:n]), " ", 6)
 			switch {
 			case len(f) >= 2 && f[0] == "OK" && (f[1] == "JOIN" || f[1] == "NICK"):
-				events <- event{Who: name, Ev: "ok " + strings.ToLower(f[1])}
+				hand(events, u.quit, event{Who: name, Ev: "ok " + strings.ToLower(f[1])})
 			case len(f) == 6 && f[0] == "SAID" && f[1] == "lobby":
-				events <- event{Who: name, Ev: "said", From: f[2], Text: f[5]}
+				hand(events, u.quit, event{Who: name, Ev: "said", From: f[2], Text: f[5]})
 			case len(f) == 3 && f[0] == "PRESENCE":
-				events <- event{Who: name, Ev: "presence", User: f[1], State: f[2]}
+				hand(events, u.quit, event{Who: name, Ev: "presence", User: f[1], State: f[2]})
 			case f[0] == "ERR":
-				events <- event{Who: name, Ev: "error", Error: string(buf[:n])}
+				hand(events, u.quit, event{Who: name, Ev: "error", Error: string(buf[:n])})
 			}
 		}
 	}()
-	t.Cleanup(func() { c.Close(); u.read.Wait() })
+	t.Cleanup(func() { close(u.quit); c.Close(); u.read.Wait() })
 	return u
 }
 
