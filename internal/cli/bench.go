@@ -24,6 +24,9 @@ and output lines, so either side can be swapped for libzmq's own:
 
 // runBench is `switchboard bench`.
 func runBench(ctx context.Context, stdio Stdio, args []string) error {
+	if len(args) > 0 && args[0] == "sio" {
+		return runBenchSIO(ctx, stdio, args[1:])
+	}
 	fs := newFlagSet(stdio, "bench", benchUsage)
 	if err := parseFlags(fs, args); err != nil {
 		return err
