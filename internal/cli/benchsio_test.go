@@ -42,3 +42,23 @@ func TestBenchSIO(t *testing.T) {
 		t.Fatalf("no URL: %v", err)
 	}
 }
+
+// TestBenchSIOThroughRun reaches the generator through the command tree.
+func TestBenchSIOThroughRun(t *testing.T) {
+	srv, err := socketio.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	if err := Run(ctx, []string{"bench", "sio", ts.URL, "--mode", "idle", "--clients", "2", "--duration", "100ms"}, Stdio{Out: &out, Err: &errOut}); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "connected: 2\n") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+}
