@@ -60,25 +60,11 @@ func runSock(ctx context.Context, stdio Stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	gone := make(chan struct{}, 1)
-	s, err := zmq.NewSocket(o.typ, &zmq.Config{Linger: o.linger, Monitor: func(e zmq.Event) {
-		if e.Type == zmq.EventDisconnected {
-			select {
-			case gone <- struct{}{}:
-			default:
-			}
-		}
-	}})
+	s, err := zmq.NewSocket(o.typ, &zmq.Config{Linger: o.linger})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if len(o.binds) > 0 {
-		// Closing a bound socket drops what its accepted connections still
-		// queue (the zmq package's linger covers connected pipes only), so
-		// wait for the queues to drain first.
-		defer settle(ctx, s, o.linger)
-	}
 	for _, ep := range o.binds {
 		if err := s.Bind(ep); err != nil {
 			return err
@@ -110,19 +96,7 @@ func runSock(ctx context.Context, stdio Stdio, args []string) error {
 	case zmq.Req:
 		return sockReq(ctx, s, o, lines, stdio.Out)
 	case zmq.Rep:
-		err := sockRep(ctx, s, o, lines, stdio.Out)
-		if err == nil && o.count > 0 && len(o.binds) > 0 {
-			// The last reply may still be in flight: wait for the
-			// requester to hang up, at most --linger.
-			t := time.NewTimer(o.linger)
-			defer t.Stop()
-			select {
-			case <-gone:
-			case <-t.C:
-			case <-ctx.Done():
-			}
-		}
-		return err
+		return sockRep(ctx, s, o, lines, stdio.Out)
 	}
 	canSend := o.typ != zmq.Sub && o.typ != zmq.Pull
 	canRecv := o.typ != zmq.Pub && o.typ != zmq.Push
@@ -383,33 +357,4 @@ func ignoreCancel(ctx context.Context, err error) error {
 		return nil
 	}
 	return err
-}
-
-// settle waits, at most linger, until no peer of s has messages queued.
-func settle(ctx context.Context, s *zmq.Socket, linger time.Duration) {
-	if linger <= 0 {
-		return
-	}
-	deadline := time.NewTimer(linger)
-	defer deadline.Stop()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		busy := false
-		for _, c := range s.Stats().Conns {
-			if c.Connected && c.SendQueue > 0 {
-				busy = true
-			}
-		}
-		if !busy {
-			return
-		}
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
 }
