@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -96,9 +97,10 @@ func checkText(s string, limit int) error {
 	blank := true
 	for _, r := range s {
 		switch {
-		case r == '\t' || r == '\n' || r == ' ':
+		case r == '\t' || r == '\n':
 		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
 			return fmt.Errorf("%w: text holds control character %U", ErrInvalid, r)
+		case unicode.IsSpace(r): // " ", and Unicode's spaces (U+2000...)
 		default:
 			blank = false
 		}

@@ -52,6 +52,15 @@ func FuzzInput(f *testing.F) {
 				}
 			}
 		}
+		err = c.SetTopic(room, text)
+		check("SetTopic", err)
+		if err == nil && (strings.Contains(text, "\n") || h.Topic(room) != text) {
+			t.Fatalf("topic %q accepted as %q", text, h.Topic(room))
+		}
+		_, err = c.Tell(name, text)
+		check("Tell", err)
+		_, err = c.Tell(room, text)
+		check("Tell", err)
 		err = c.Leave(room)
 		check("Leave", err)
 		if err := c.Close(); err != nil {
