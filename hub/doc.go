@@ -13,6 +13,8 @@
 //     chat's requests; the Hub calls Peer.Deliver with the Events for that
 //     connection, in order, from one goroutine at a time.
 //   - ServeSocketIO makes a socketio.Namespace a door of a Hub.
+//   - Package hub/irc is the IRC door ("#room" is the room "room") and
+//     the relay of a room to a channel on another IRC network.
 //   - WebHandler serves the chat page (WebFS: index.html, app.js, style.css
 //     and sb.js, a small Socket.IO client written for this page: Engine.IO 4
 //     over WebSocket or long-polling with upgrade, Socket.IO 5 events and
