@@ -112,9 +112,9 @@ func newID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func (c *conn) handshake(auth map[string]any) *Handshake {
+func (c *conn) handshake(auth map[string]any, t time.Time) *Handshake {
 	r := c.ec.Request()
-	h := &Handshake{Time: time.Now(), Address: c.ec.RemoteAddr(), Auth: auth}
+	h := &Handshake{Time: t, Address: c.ec.RemoteAddr(), Auth: auth}
 	if r != nil {
 		h.Header = r.Header
 		h.Secure = r.TLS != nil
@@ -135,7 +135,7 @@ func (c *conn) connect(p *parser.Packet) {
 		c.sendConnectError(p.Namespace, map[string]any{"message": "Invalid namespace"})
 		return
 	}
-	s := &Socket{ns: ns, conn: c, handshake: c.handshake(auth)}
+	s := &Socket{ns: ns, conn: c, auth: auth, connTime: time.Now()}
 	var missed [][]any
 	if rc := srv.cfg.ConnectionStateRecovery; rc != nil {
 		pid, _ := auth["pid"].(string)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -58,14 +59,21 @@ type Socket struct {
 	conn      *conn
 	id        string
 	pid       string
-	handshake *Handshake
 	recovered bool
+
+	// The Handshake is built on first use, from the connection's request
+	// and these: an idle socket whose Handshake nobody reads keeps no
+	// parsed query nor URL text.
+	hsOnce    sync.Once
+	handshake *Handshake
+	auth      map[string]any
+	connTime  time.Time
 
 	connected atomic.Bool
 
 	mu              sync.Mutex
 	data            any
-	handlers        map[string]EventHandler
+	handlers        []eventHandler // few per socket: a slice is smaller than a map
 	anyIn, anyOut   []AnyHandler
 	onDisconnect    []func(reason string)
 	onDisconnecting []func(reason string)
@@ -80,7 +88,13 @@ func (s *Socket) ID() string { return s.id }
 func (s *Socket) Namespace() *Namespace { return s.ns }
 
 // Handshake returns the details of the socket's connection.
-func (s *Socket) Handshake() *Handshake { return s.handshake }
+func (s *Socket) Handshake() *Handshake {
+	s.hsOnce.Do(func() {
+		s.handshake = s.conn.handshake(s.auth, s.connTime)
+		s.auth = nil
+	})
+	return s.handshake
+}
 
 // Recovered reports whether the socket's state (id, rooms, data) was
 // restored by connection state recovery, with its missed packets sent.
@@ -111,17 +125,36 @@ func (s *Socket) SetData(v any) {
 // On sets the handler of event, replacing any previous one.
 func (s *Socket) On(event string, h EventHandler) {
 	s.mu.Lock()
-	if s.handlers == nil {
-		s.handlers = make(map[string]EventHandler)
+	defer s.mu.Unlock()
+	for i := range s.handlers {
+		if s.handlers[i].event == event {
+			s.handlers[i].h = h
+			return
+		}
 	}
-	s.handlers[event] = h
-	s.mu.Unlock()
+	s.handlers = append(s.handlers, eventHandler{event, h})
+}
+
+// eventHandler is one handler set with On.
+type eventHandler struct {
+	event string
+	h     EventHandler
+}
+
+// handlerLocked returns the handler of event, or nil; s.mu is held.
+func (s *Socket) handlerLocked(event string) EventHandler {
+	for i := range s.handlers {
+		if s.handlers[i].event == event {
+			return s.handlers[i].h
+		}
+	}
+	return nil
 }
 
 // Off removes the handler of event.
 func (s *Socket) Off(event string) {
 	s.mu.Lock()
-	delete(s.handlers, event)
+	s.handlers = slices.DeleteFunc(s.handlers, func(e eventHandler) bool { return e.event == event })
 	s.mu.Unlock()
 }
 
@@ -369,7 +402,7 @@ func (s *Socket) onEvent(p *parser.Packet) {
 	}
 	s.mu.Lock()
 	anyIn := s.anyIn
-	h := s.handlers[event]
+	h := s.handlerLocked(event)
 	s.mu.Unlock()
 	for _, fn := range anyIn {
 		fn(event, args)
@@ -434,7 +467,7 @@ func NewRemoteSocket(ns *Namespace, id string, hs *Handshake, rooms []string, da
 }
 
 func (s *Socket) remote() *RemoteSocket {
-	return &RemoteSocket{ID: s.id, Handshake: s.handshake, Rooms: s.Rooms(), Data: s.Data(), ns: s.ns, s: s}
+	return &RemoteSocket{ID: s.id, Handshake: s.Handshake(), Rooms: s.Rooms(), Data: s.Data(), ns: s.ns, s: s}
 }
 
 // Emit sends an event to the socket.
