@@ -55,7 +55,7 @@
 //
 // A Relay links a room to a channel of an upstream network
 // ("irc://host:port/#channel?nick=sb&rate=1&burst=4"). It joins the room
-// as the user Config.Name (the relay's nick) and the channel as that nick.
+// as the user RelayConfig.Nick and the channel with that nick.
 // What is said in the room goes upstream as "PRIVMSG #channel :<from>
 // text", through a queue of bounded length (dropped lines are counted)
 // and a token bucket of rate lines a second in bursts of burst, so the
