@@ -39,7 +39,8 @@
 // "logged out" when its last goes. A client never receives its own
 // messages.
 //
-// Limits. Lines are at most Config.MaxLine bytes (512; up to 8192): longer
+// Limits. At most Config.MaxClients (1024) clients are connected at once,
+// registered or not (registration must end within RegisterTimeout). Lines are at most Config.MaxLine bytes (512; up to 8192): longer
 // ones are discarded and answered 417, longer text is split. Output waits
 // in a per-client queue of Config.Queue bytes; a client that does not
 // read is disconnected when it fills (Stats.Slow), never holding up

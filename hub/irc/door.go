@@ -51,6 +51,10 @@ type Config struct {
 	// The Hub's own rate limit applies on top to what others see.
 	LineRate  float64
 	LineBurst int
+	// MaxClients bounds the clients connected at once, registered or
+	// not; more are told "ERROR :Closing Link: ... (too many
+	// connections)" and closed (Stats.Refused). Default 1024.
+	MaxClients int
 	// Logger receives debug records. nil means silent.
 	Logger *slog.Logger
 }
@@ -91,7 +95,7 @@ func (c *Config) withDefaults() (Config, error) {
 		p    *int
 		v    int
 		name string
-	}{{&cfg.MaxLine, 512, "MaxLine"}, {&cfg.Queue, 64 << 10, "Queue"}, {&cfg.LineBurst, 20, "LineBurst"}} {
+	}{{&cfg.MaxLine, 512, "MaxLine"}, {&cfg.Queue, 64 << 10, "Queue"}, {&cfg.LineBurst, 20, "LineBurst"}, {&cfg.MaxClients, 1024, "MaxClients"}} {
 		if *d.p < 0 {
 			return cfg, fmt.Errorf("irc: Config.%s is negative", d.name)
 		}
@@ -126,6 +130,7 @@ type Stats struct {
 	Overlong uint64 // incoming lines longer than MaxLine, discarded
 	Bad      uint64 // incoming lines that did not parse
 	LinesIn  uint64 // lines read
+	Refused  uint64 // clients refused at MaxClients
 }
 
 // ErrServing reports a second call of Serve.
@@ -138,7 +143,7 @@ type Door struct {
 	log     *slog.Logger
 	created time.Time
 
-	accepted, slow, timeouts, overlong, bad, linesIn atomic.Uint64
+	accepted, slow, timeouts, overlong, bad, linesIn, refused atomic.Uint64
 
 	mu      sync.Mutex
 	serving bool
@@ -167,7 +172,7 @@ func (d *Door) Stats() Stats {
 	d.mu.Unlock()
 	return Stats{
 		Clients: n, Accepted: d.accepted.Load(), Slow: d.slow.Load(), Timeouts: d.timeouts.Load(),
-		Overlong: d.overlong.Load(), Bad: d.bad.Load(), LinesIn: d.linesIn.Load(),
+		Overlong: d.overlong.Load(), Bad: d.bad.Load(), LinesIn: d.linesIn.Load(), Refused: d.refused.Load(),
 	}
 }
 
@@ -239,6 +244,16 @@ func (d *Door) start(ctx context.Context, nc net.Conn) {
 	d.mu.Lock()
 	if d.closing {
 		d.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if len(d.clients) >= d.cfg.MaxClients {
+		d.mu.Unlock()
+		d.refused.Add(1)
+		d.log.Debug("too many clients, refusing", "remote", c.host)
+		m := Message{Command: "ERROR", Params: []string{"Closing Link: " + c.host + " (too many connections)"}}
+		nc.SetWriteDeadline(time.Now().Add(time.Second))
+		nc.Write(m.Append(nil))
 		nc.Close()
 		return
 	}

@@ -455,3 +455,25 @@ func TestLimits(t *testing.T) {
 		t.Fatalf("30 lines read in %v, faster than 50/s after a burst of 5", d)
 	}
 }
+
+func TestMaxClients(t *testing.T) {
+	s := startServer(t, nil, &Config{MaxClients: 2})
+	a := dialRaw(t, s.addr)
+	a.register("ann")
+	b := dialRaw(t, s.addr) // connected, never registers: it counts too
+	b.send("PING :x")
+	b.expect("PONG")
+	c := dialRaw(t, s.addr)
+	c.expect("ERROR :Closing Link: 127.0.0.1 (too many connections)")
+	if st := s.d.Stats(); st.Refused != 1 || st.Clients != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	b.send("QUIT")
+	b.expect("ERROR")
+	deadline := time.Now().Add(5 * time.Second)
+	for s.d.Stats().Clients != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // polling a count, bounded
+	}
+	d := dialRaw(t, s.addr)
+	d.register("dee")
+}
