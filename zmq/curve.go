@@ -219,21 +219,21 @@ func (cc *curveConn) next() error {
 	if cap(body) <= 64<<10 {
 		cc.in = body[:0]
 	}
-	if flags&zmtp.FlagCommand == 0 {
-		return fmt.Errorf("%w: clear-text frame under CURVE", ErrProtocol)
+	if flags&zmtp.FlagMore != 0 {
+		return fmt.Errorf("%w: MESSAGE with the more flag", ErrProtocol)
 	}
 	cmd, err := zmtp.ParseCommand(body)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
-	switch cmd.Name {
-	case zmtp.CmdMessage:
-	case zmtp.CmdError:
+	switch {
+	case cmd.Name == zmtp.CmdMessage:
+	case cmd.Name == zmtp.CmdError && flags&zmtp.FlagCommand != 0:
 		cc.plain = zmtp.AppendCommand(cc.plain[:0], cmd.Name, cmd.Data)
 		cc.off = 0
 		return nil
 	default:
-		return fmt.Errorf("%w: %q command under CURVE", ErrProtocol, cmd.Name)
+		return fmt.Errorf("%w: %q frame under CURVE", ErrProtocol, cmd.Name)
 	}
 	// Decrypt after room for the longest header, then put the header
 	// right before the body.

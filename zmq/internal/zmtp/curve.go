@@ -369,7 +369,8 @@ func NewCurveCodec(key [32]byte, server bool) *CurveCodec {
 	return k
 }
 
-// Seal appends to b a whole MESSAGE command frame carrying one frame of
+// Seal appends to b a whole MESSAGE frame (a data frame, as libzmq
+// sends it) carrying one frame of
 // the given ZMTP flags (FlagMore, FlagCommand) and body.
 func (k *CurveCodec) Seal(b []byte, flags byte, body []byte) []byte {
 	var f byte
@@ -381,7 +382,9 @@ func (k *CurveCodec) Seal(b []byte, flags byte, body []byte) []byte {
 	}
 	k.plain = append(append(k.plain[:0], f), body...)
 	size := 1 + len(CmdMessage) + 8 + box.Overhead + len(k.plain)
-	b = AppendFrameHeader(b, FlagCommand, size)
+	// libzmq sends MESSAGE as a data frame, and would take a command
+	// flag on the outer frame for one on the inner; so do we.
+	b = AppendFrameHeader(b, 0, size)
 	b = append(b, byte(len(CmdMessage)))
 	b = append(b, CmdMessage...)
 	b = binary.BigEndian.AppendUint64(b, k.nonce)
