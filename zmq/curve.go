@@ -222,19 +222,23 @@ func (cc *curveConn) next() error {
 	if flags&zmtp.FlagMore != 0 {
 		return fmt.Errorf("%w: MESSAGE with the more flag", ErrProtocol)
 	}
+	if len(body) > 8 && string(body[:8]) == "\x07MESSAGE" {
+		return cc.open(body[8:])
+	}
 	cmd, err := zmtp.ParseCommand(body)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
-	switch {
-	case cmd.Name == zmtp.CmdMessage:
-	case cmd.Name == zmtp.CmdError && flags&zmtp.FlagCommand != 0:
+	if cmd.Name == zmtp.CmdError && flags&zmtp.FlagCommand != 0 {
 		cc.plain = zmtp.AppendCommand(cc.plain[:0], cmd.Name, cmd.Data)
 		cc.off = 0
 		return nil
-	default:
-		return fmt.Errorf("%w: %q frame under CURVE", ErrProtocol, cmd.Name)
 	}
+	return fmt.Errorf("%w: %q frame under CURVE", ErrProtocol, cmd.Name)
+}
+
+// open decrypts a MESSAGE's data into cc.plain as a ZMTP frame.
+func (cc *curveConn) open(data []byte) error {
 	// Decrypt after room for the longest header, then put the header
 	// right before the body.
 	const room = 9
@@ -243,7 +247,7 @@ func (cc *curveConn) next() error {
 		buf = nil
 	}
 	buf = append(buf, make([]byte, room)...)
-	f, out, err := cc.codec.Open(buf, cmd.Data)
+	f, out, err := cc.codec.Open(buf, data)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}

@@ -357,6 +357,13 @@ type CurveCodec struct {
 	nonce      uint64 // sealing side
 	peerNonce  uint64 // opening side
 	plain      []byte // sealing scratch
+	sn, rn     [24]byte
+}
+
+func (k *CurveCodec) setNonce(n *[24]byte, prefix string, short uint64) *[24]byte {
+	copy(n[:], prefix)
+	binary.BigEndian.PutUint64(n[16:], short)
+	return n
 }
 
 // NewCurveCodec returns a codec over a precomputed key, for tests and
@@ -388,7 +395,7 @@ func (k *CurveCodec) Seal(b []byte, flags byte, body []byte) []byte {
 	b = append(b, byte(len(CmdMessage)))
 	b = append(b, CmdMessage...)
 	b = binary.BigEndian.AppendUint64(b, k.nonce)
-	b = box.SealAfterPrecomputation(b, k.plain, curveNonce(k.send, k.nonce), &k.key)
+	b = box.SealAfterPrecomputation(b, k.plain, k.setNonce(&k.sn, k.send, k.nonce), &k.key)
 	k.nonce++
 	if cap(k.plain) > 64<<10 {
 		k.plain = nil
@@ -408,7 +415,7 @@ func (k *CurveCodec) Open(dst, data []byte) (flags byte, body []byte, err error)
 		return 0, dst, curveErr("MESSAGE nonce %d not above %d", short, k.peerNonce)
 	}
 	n := len(dst)
-	out, ok := box.OpenAfterPrecomputation(dst, data[8:], curveNonce(k.recv, short), &k.key)
+	out, ok := box.OpenAfterPrecomputation(dst, data[8:], k.setNonce(&k.rn, k.recv, short), &k.key)
 	if !ok {
 		return 0, dst, curveErr("MESSAGE does not open")
 	}
