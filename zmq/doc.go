@@ -109,8 +109,15 @@
 // # Wire
 //
 // The ZMTP codec is in zmq/internal/zmtp: a pure codec with no goroutines
-// or clocks. Security is NULL by default, or PLAIN (Config.Plain,
-// rfc.zeromq.org 24); CURVE can plug in behind the same zmtp.Mechanism
-// state machine. A libzmq PLAIN server needs a ZAP handler (pyzmq's
-// ThreadAuthenticator) or it drops every client.
+// or clocks. Security is NULL by default, PLAIN (Config.Plain,
+// rfc.zeromq.org 24), or CURVE (Config.Curve, rfc.zeromq.org 25 and 26):
+// Curve25519 keys authenticate both ends, transient keys give forward
+// secrecy, and every frame after the handshake travels encrypted in a
+// MESSAGE, as libzmq's. Keys are [32]byte; CurveKey reads the 40-character
+// Z85 text pyzmq's zmq.curve_keypair returns, NewCurveKeypair makes new
+// ones, and CurveConfig.Authorize decides which client keys a server
+// takes (ErrAuth when it refuses; ErrCurve for keys that do not verify,
+// such as a client's wrong ServerKey). CURVE secures tcp:// and ipc://;
+// inproc:// has no handshake. A libzmq PLAIN or CURVE server needs a ZAP
+// handler (pyzmq's ThreadAuthenticator) or it drops every client.
 package zmq
