@@ -312,7 +312,7 @@ func TestClientHostileServer(t *testing.T) {
 		t.Run(fmt.Sprintf("%s/%v", tc.mode, tc.transports), func(t *testing.T) {
 			h := &hostile{mode: tc.mode, interval: tc.interval}
 			ts := httptest.NewServer(h)
-			defer ts.Close()
+			defer closeHostile(ts) // handlers block until their client goes: drop clients first
 			c, err := Dial(clientCtx(t), ts.URL, &DialConfig{Transports: tc.transports, ReadLimit: 64 << 10})
 			if tc.dialErr != nil {
 				if !errors.Is(err, tc.dialErr) {
@@ -339,7 +339,7 @@ func TestClientHostileServer(t *testing.T) {
 func TestClientQueueFull(t *testing.T) {
 	h := &hostile{mode: "stuckPost"}
 	ts := httptest.NewServer(h)
-	defer ts.Close()
+	defer closeHostile(ts) // handlers block until their client goes: drop clients first
 	c := dialTest(t, ts.URL, &DialConfig{Transports: []string{TransportPolling}, MaxQueuedPackets: 4})
 	var err error
 	for range 100 { // the first batch is taken by the stuck POST
@@ -403,4 +403,12 @@ func TestClientTryAllTransports(t *testing.T) {
 	if m := recvTest(t, c); string(m.Data) != "x" || c.Transport() != TransportPolling {
 		t.Fatalf("got %q over %s", m.Data, c.Transport())
 	}
+}
+
+// closeHostile stops a hostile test server whose handlers block until
+// their client disconnects: it drops every client connection first, so
+// Close never waits on a handler whose client is still open.
+func closeHostile(ts *httptest.Server) {
+	ts.CloseClientConnections()
+	ts.Close()
 }

@@ -79,7 +79,7 @@ func TestClientHostileServer(t *testing.T) {
 		t.Run(tc.mode, func(t *testing.T) {
 			h := &hostileSIO{mode: tc.mode, hit: make(chan struct{}, 1)}
 			ts := httptest.NewServer(h)
-			defer ts.Close()
+			defer closeHostile(ts) // handlers block until their client goes: drop clients first
 			cfg := clConfig([]string{"polling"})
 			cfg.ReconnectDelay = 10 * time.Millisecond
 			cfg.ReconnectDelayMax = 20 * time.Millisecond
@@ -120,7 +120,7 @@ func TestClientHostileServer(t *testing.T) {
 func TestClientConnectTimeout(t *testing.T) {
 	h := &hostileSIO{mode: "silentHandshake", hit: make(chan struct{}, 1)}
 	ts := httptest.NewServer(h)
-	defer ts.Close()
+	defer closeHostile(ts) // handlers block until their client goes: drop clients first
 	cfg := clConfig(nil)
 	cfg.Timeout = 100 * time.Millisecond
 	cfg.ReconnectAttempts = 1
@@ -136,4 +136,12 @@ func TestClientConnectTimeout(t *testing.T) {
 	if n := h.handshakes.Load(); n != 2 {
 		t.Fatalf("%d attempts, want 2", n)
 	}
+}
+
+// closeHostile stops a hostile test server whose handlers block until
+// their client disconnects: it drops every client connection first, so
+// Close never waits on a handler whose client is still open.
+func closeHostile(ts *httptest.Server) {
+	ts.CloseClientConnections()
+	ts.Close()
 }
