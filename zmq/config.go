@@ -256,13 +256,7 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if n.Curve != nil {
 		cc := *n.Curve
-		n.Curve = &cc
-		if n.Plain != nil {
-			return n, fmt.Errorf("%w: Plain and Curve both set", ErrConfig)
-		}
-		if err := cc.check(); err != nil {
-			return n, err
-		}
+		n.Curve = &cc // checked by checkSecurity
 	}
 	if n.Endpoint != nil {
 		ec := *n.Endpoint

@@ -41,6 +41,18 @@ type CurveConfig struct {
 	Authorize func(clientKey [32]byte) error
 }
 
+// checkSecurity checks the mechanism's settings of a Config copied by
+// withDefaults, deriving a CURVE public key left zero.
+func (c *Config) checkSecurity() error {
+	if c.Curve == nil {
+		return nil
+	}
+	if c.Plain != nil {
+		return fmt.Errorf("%w: Plain and Curve both set", ErrConfig)
+	}
+	return c.Curve.check()
+}
+
 func (cc *CurveConfig) check() error {
 	var zero [32]byte
 	if cc.SecretKey == zero {

@@ -98,6 +98,9 @@ func TestCurveConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		n, err := tc.cfg.withDefaults()
+		if err == nil {
+			err = n.checkSecurity()
+		}
 		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
@@ -201,7 +204,7 @@ func TestCurveSecurity(t *testing.T) {
 		}
 		e = cev.wait(t, ctx, func(e Event) bool { return e.Type == EventHandshakeFailed })
 		var pe *PeerError
-		if !errors.As(e.Err, &pe) && !errors.Is(e.Err, ErrCurve) {
+		if !errors.As(e.Err, &pe) || !errors.Is(e.Err, ErrCurve) {
 			t.Fatalf("client: %v", e.Err)
 		}
 		t.Logf("client sees: %v", e.Err)

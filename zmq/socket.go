@@ -89,6 +89,9 @@ func NewSocket(typ Type, cfg *Config) (*Socket, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkSecurity(); err != nil {
+		return nil, err
+	}
 	s := &Socket{typ: typ, cfg: c, log: c.Logger, inSig: make(chan struct{}, 1)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

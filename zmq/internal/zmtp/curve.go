@@ -170,7 +170,11 @@ func (c *Curve) Next(cmd Command) (out []byte, md Metadata, done bool, err error
 		if err != nil {
 			return nil, nil, false, err
 		}
-		return nil, nil, false, &PeerError{Reason: reason}
+		pe := &PeerError{Reason: reason}
+		if c.AwaitingWelcome() {
+			return nil, nil, false, fmt.Errorf("%w: server refused HELLO (is ServerKey right?): %w", ErrCurve, pe)
+		}
+		return nil, nil, false, pe
 	}
 	if c.state == curveFailed {
 		return nil, nil, false, curveErr("handshake already failed")
