@@ -151,6 +151,19 @@ func TestCurveSecurity(t *testing.T) {
 			mustRecv(t, ctx, pull, "small")
 		}
 	})
+	t.Run("ipc and a message over MaxMsgSize", func(t *testing.T) {
+		ctx := testCtx(t)
+		sc, cc := curvePair(t)
+		ev := newEvents()
+		pull, push := pairUp(t, Pull, Push, "ipc://"+t.TempDir()+"/c.sock",
+			&Config{Curve: sc, MaxMsgSize: 1000, Monitor: ev.add}, &Config{Curve: cc})
+		mustSend(t, ctx, push, "over", "ipc")
+		mustRecv(t, ctx, pull, "over", "ipc")
+		if err := push.Send(ctx, Msg{make([]byte, 2000)}); err != nil {
+			t.Fatal(err)
+		}
+		ev.wait(t, ctx, func(e Event) bool { return e.Type == EventDisconnected && errors.Is(e.Err, ErrMsgTooLarge) })
+	})
 	t.Run("req rep with heartbeats and metadata", func(t *testing.T) {
 		ctx := testCtx(t)
 		sc, cc := curvePair(t)
