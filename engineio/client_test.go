@@ -241,6 +241,9 @@ func (h *hostile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodPost {
 		if h.mode == "stuckPost" {
+			// Read the body first: net/http notices a dropped
+			// connection (and cancels the context) only once it has.
+			io.Copy(io.Discard, r.Body)
 			<-r.Context().Done()
 			return
 		}
