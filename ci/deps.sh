@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(python3-zmq libzmq3-dev pkg-config redis-server chromium python3-socketio python3-irc ngircd tmux iproute2 systemd netcat-openbsd)
+pkgs=(python3-zmq libzmq3-dev pkg-config redis-server chromium python3-socketio python3-irc ngircd irssi tmux iproute2 systemd netcat-openbsd)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -167,7 +167,3 @@ func benchRemoteLat(ctx context.Context, out io.Writer, ep string, size, count i
 		size, count, float64(elapsed.Nanoseconds())/1e3/float64(2*count))
 	return err
 }
-
-// errNotBuilt (cli.go) has no caller left now that sock and bench exist;
-// this keeps staticcheck's unused check green until cli.go's owner drops it.
-var _ = errNotBuilt

@@ -142,8 +142,3 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
-
-// errNotBuilt is returned by commands whose implementation has not landed.
-func errNotBuilt(name string) error {
-	return fmt.Errorf("%s is not built yet (see README.md, \"What exists\")", name)
-}
