@@ -8,6 +8,7 @@ if [ -n "$unformatted" ]; then
 	echo "$unformatted" >&2
 	exit 1
 fi
+go mod tidy -diff || { echo "lint: go.mod/go.sum are not tidy (run go mod tidy)" >&2; exit 1; }
 go vet ./...
 go tool staticcheck ./...
 echo "lint: ok"
