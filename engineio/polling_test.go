@@ -674,3 +674,54 @@ func TestCancelledPollClosesSession(t *testing.T) {
 		t.Errorf("poll after: want 400, got %d", code)
 	}
 }
+
+// The client's POST "1" may overtake its own GET: that GET still gets
+// noop, and the one after it 400.
+func TestClientCloseBeforePollGetsNoop(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, nil)
+	sid := e.handshake()
+	if code, _ := e.post(sid, "1"); code != 200 {
+		t.Fatalf("post close: want 200, got %d", code)
+	}
+	if code, body := e.poll(sid); code != 200 || body != "6" {
+		t.Errorf("poll after close: want 200 6, got %d %q", code, body)
+	}
+	if code, _ := e.poll(sid); code != 400 {
+		t.Errorf("second poll after close: want 400, got %d", code)
+	}
+	if ev := recv(t, e.closes, "close"); ev.reason != ReasonTransportClose {
+		t.Errorf("close reason %q, want %q", ev.reason, ReasonTransportClose)
+	}
+}
+
+// A request that comes after the pong deadline finds the session closed,
+// even if the heartbeat timer has not run yet.
+func TestPollingPongDeadlineCheckedOnRequest(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name         string
+		awaitingPong bool
+		due          time.Duration // relative to now
+	}{
+		{"pong overdue", true, -time.Millisecond},
+		{"ping never sent", false, -time.Hour},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, &Config{PingInterval: time.Hour, PingTimeout: time.Minute}, nil)
+			sid := e.handshake()
+			s := e.srv.Socket(sid)
+			s.mu.Lock()
+			s.awaitingPong = c.awaitingPong
+			s.due = e.srv.clock() + c.due
+			s.mu.Unlock()
+			if code, _ := e.poll(sid); code != 400 {
+				t.Errorf("poll after the deadline: want 400, got %d", code)
+			}
+			if ev := recv(t, e.closes, "close"); ev.reason != ReasonPingTimeout || !errors.Is(ev.err, ErrPingTimeout) {
+				t.Errorf("want ping timeout, got %q %v", ev.reason, ev.err)
+			}
+		})
+	}
+}
