@@ -1,6 +1,6 @@
-// Package engineio is an Engine.IO protocol 4 server: the transport layer
-// under Socket.IO, compatible with the official JavaScript clients
-// (engine.io-client 6, socket.io-client 4).
+// Package engineio is an Engine.IO protocol 4 server and client: the
+// transport layer under Socket.IO, compatible with the official JavaScript
+// clients (engine.io-client 6, socket.io-client 4) and servers (engine.io 6).
 //
 // Spec: https://github.com/socketio/engine.io-protocol (protocol 4). It
 // implements HTTP long-polling (payloads joined by 0x1e, binary as base64
@@ -18,6 +18,10 @@
 //   - Socket.Send queues a Message without blocking; Socket.Close ends it.
 //   - Server.Close and Server.Shutdown stop everything and wait.
 //   - Server.Stats and Socket.Stats are counters for monitoring.
+//   - Dial(ctx, url, cfg) is the client side: a *ClientConn that starts on
+//     long-polling and upgrades to WebSocket (or uses one transport, by
+//     DialConfig.Transports), answers heartbeats and fails on silence;
+//     ClientConn.Send, Recv and Close.
 //
 // The examples are the best way to understand how to use this package.
 //

@@ -1,6 +1,6 @@
-// Package socketio is a Socket.IO server (protocol 5, as spoken by
-// socket.io 4.x and its official clients) on top of package engineio's
-// Engine.IO 4 server.
+// Package socketio is a Socket.IO server and client (protocol 5, as spoken
+// by socket.io 4.x and its official clients) on top of package engineio's
+// Engine.IO 4 server and client.
 //
 // Specs: https://github.com/socketio/socket.io-protocol (Socket.IO 5) and
 // https://github.com/socketio/engine.io-protocol (Engine.IO 4); behaviour
@@ -25,6 +25,10 @@
 //     ServerSideEmit and session persistence); MemoryAdapter is the default.
 //   - Server.Stats counts connections, sockets, dropped peers, slow
 //     consumers and the engine's traffic; Close and Shutdown stop it.
+//   - NewManager(url, cfg) and Connect(ctx, url, ...) are the client side: a
+//     Manager multiplexes namespaces (ClientSocket) on one Engine.IO
+//     connection, reconnects with backoff across ClientConfig.URLs, queues
+//     emits while offline (bounded) and recovers missed packets.
 //
 // The examples are the best way to understand how to use this package.
 //
