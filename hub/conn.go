@@ -14,6 +14,7 @@ import (
 type Conn struct {
 	h      *Hub
 	peer   Peer
+	grp    peerGroup   // the peer's group door; nil: none
 	gone   atomic.Bool // detached, or its Deliver failed: deliver nothing more
 	failed atomic.Bool // its Deliver failed once: the Hub closes the Peer
 
@@ -118,13 +119,13 @@ func (c *Conn) Join(name string) ([]string, error) {
 		if len(h.rooms) >= h.cfg.MaxRooms {
 			return nil, fmt.Errorf("%w: %d rooms", ErrLimit, h.cfg.MaxRooms)
 		}
-		r = &room{name: name, members: make(map[*Conn]struct{}), users: make(map[string]int)}
+		r = h.newRoom(name)
 		h.rooms[name] = r
 	}
 	if len(r.members) >= h.cfg.MaxRoomMembers {
 		return nil, fmt.Errorf("%w: %d members per room", ErrLimit, h.cfg.MaxRoomMembers)
 	}
-	r.members[c] = struct{}{}
+	h.addMember(r, c)
 	c.rooms[name] = r
 	r.users[c.name]++
 	if r.users[c.name] == 1 {

@@ -154,26 +154,89 @@ type groupPeer interface {
 	group() peerGroup
 }
 
-// peerGroup collects the peers of one door for one event; flush delivers
-// the event to them and forgets them. Only the draining goroutine uses it.
+// peerGroup is one such door. It mirrors the Hub's rooms: the Hub tells
+// it, in the outbox's order, when one of its peers joins or leaves a room
+// or goes, so an event for a room is handed to the door once (toRoom) and
+// the door reaches its members there as they were when the event was
+// queued. For events to users and to all, add collects the peers of one
+// event and flush delivers it to them and forgets them. Only the draining
+// goroutine calls these methods.
 type peerGroup interface {
 	add(groups []peerGroup, p Peer) []peerGroup // adds p; appends itself to groups when it was empty
 	flush(ev *Event)
+	toRoom(key string, ev *Event, skip Peer) // to the door's members of the room but skip (nil, or any door's peer)
+	join(p Peer, key string)
+	leave(p Peer, key string)
+	drop(p Peer) // p is detached: forget it
 }
 
 // maxSpare bounds the outbox array kept for reuse.
 const maxSpare = 4096
 
+// delivery is one entry of the outbox: an event for one connection, an
+// event for a group door's members of a room, or a change of a group
+// door's rooms.
 type delivery struct {
-	c  *Conn
-	ev *Event // shared by the event's recipients
+	kind deliveryKind
+	c    *Conn     // the recipient; the member joining, leaving or gone; for toGroupRoom the connection skipped (nil: none)
+	ev   *Event    // shared by the event's recipients
+	g    peerGroup // the door, but for toConn
+	key  string    // the room's key (room.key)
 }
+
+type deliveryKind uint8
+
+const (
+	toConn      deliveryKind = iota // ev to c
+	toGroupRoom                     // ev to g's members of room key but c
+	groupJoin                       // c (of g) joined room key
+	groupLeave                      // c (of g) left room key
+	groupDrop                       // c (of g) is detached
+)
 
 type room struct {
 	name    string
+	key     string // the name as group doors know it: unique to this Hub
 	members map[*Conn]struct{}
-	users   map[string]int // name → member connections of that user
-	topic   string         // "" when none; gone with the room
+	solo    map[*Conn]struct{} // the members that are not of a group door
+	groups  map[peerGroup]int  // group door → its member connections
+	users   map[string]int     // name → member connections of that user
+	topic   string             // "" when none; gone with the room
+}
+
+func (h *Hub) newRoom(name string) *room {
+	return &room{
+		name:    name,
+		key:     "hub:" + h.prefix + ":" + name,
+		members: make(map[*Conn]struct{}),
+		solo:    make(map[*Conn]struct{}),
+		groups:  make(map[peerGroup]int),
+		users:   make(map[string]int),
+	}
+}
+
+// addMember puts c in r; h.mu is held.
+func (h *Hub) addMember(r *room, c *Conn) {
+	r.members[c] = struct{}{}
+	if c.grp == nil {
+		r.solo[c] = struct{}{}
+		return
+	}
+	r.groups[c.grp]++
+	h.queue(delivery{kind: groupJoin, c: c, g: c.grp, key: r.key})
+}
+
+// delMember takes c out of r; h.mu is held.
+func (h *Hub) delMember(r *room, c *Conn) {
+	delete(r.members, c)
+	if c.grp == nil {
+		delete(r.solo, c)
+		return
+	}
+	if r.groups[c.grp]--; r.groups[c.grp] <= 0 {
+		delete(r.groups, c.grp)
+	}
+	h.queue(delivery{kind: groupLeave, c: c, g: c.grp, key: r.key})
 }
 
 // New returns a Hub configured by cfg (nil means defaults).
@@ -214,6 +277,7 @@ func (h *Hub) Attach(p Peer) (*Conn, error) {
 	c := &Conn{
 		h:      h,
 		peer:   p,
+		grp:    groupOf(p),
 		rooms:  make(map[string]*room),
 		tokens: float64(h.cfg.Burst),
 		last:   h.cfg.Now(),
@@ -312,12 +376,25 @@ func sortedKeys(m map[string]int) []string {
 	return out
 }
 
+// groupOf returns p's group door, nil if it has none.
+func groupOf(p Peer) peerGroup {
+	if gp, ok := p.(groupPeer); ok {
+		return gp.group()
+	}
+	return nil
+}
+
 // deliver queues ev for c; h.mu is held.
 func (h *Hub) deliver(c *Conn, ev *Event) {
 	if c.detached {
 		return
 	}
-	h.outbox = append(h.outbox, delivery{c, ev})
+	h.queue(delivery{kind: toConn, c: c, ev: ev})
+}
+
+// queue appends d to the outbox; h.mu is held.
+func (h *Hub) queue(d delivery) {
+	h.outbox = append(h.outbox, d)
 	h.queued++
 }
 
@@ -328,12 +405,16 @@ func (h *Hub) toAll(ev *Event) {
 	}
 }
 
-// toRoom delivers ev to every member of r except skip; h.mu is held.
+// toRoom delivers ev to every member of r except skip; h.mu is held. A
+// group door gets the event once for all its members there.
 func (h *Hub) toRoom(r *room, ev *Event, skip *Conn) {
-	for c := range r.members {
+	for c := range r.solo {
 		if c != skip {
 			h.deliver(c, ev)
 		}
+	}
+	for g := range r.groups {
+		h.queue(delivery{kind: toGroupRoom, c: skip, ev: ev, g: g, key: r.key})
 	}
 }
 
@@ -370,11 +451,16 @@ func (h *Hub) drain() {
 		h.mu.Unlock()
 		var failed []*Conn
 		for i := 0; i < len(batch); {
+			if d := batch[i]; d.kind != toConn {
+				h.handGroup(d)
+				i++
+				continue
+			}
 			// The deliveries of one event are adjacent: hand those of
 			// in-package doors that take many peers at once over together.
 			ev := batch[i].ev
 			j := i
-			for j < len(batch) && batch[j].ev == ev {
+			for j < len(batch) && batch[j].kind == toConn && batch[j].ev == ev {
 				j++
 			}
 			for k := i; k < j; k++ {
@@ -382,8 +468,8 @@ func (h *Hub) drain() {
 				if d.c.gone.Load() {
 					continue
 				}
-				if mp, ok := d.c.peer.(groupPeer); ok {
-					h.group = mp.group().add(h.group, d.c.peer)
+				if g := d.c.grp; g != nil {
+					h.group = g.add(h.group, d.c.peer)
 					continue
 				}
 				if err := d.c.peer.Deliver(d.ev); err != nil {
@@ -422,6 +508,25 @@ func (h *Hub) drain() {
 	h.drained.Broadcast()
 }
 
+// handGroup hands a group door an outbox entry other than toConn; only
+// the draining goroutine calls it.
+func (h *Hub) handGroup(d delivery) {
+	switch d.kind {
+	case toGroupRoom:
+		var skip Peer
+		if d.c != nil {
+			skip = d.c.peer
+		}
+		d.g.toRoom(d.key, d.ev, skip)
+	case groupJoin:
+		d.g.join(d.c.peer, d.key)
+	case groupLeave:
+		d.g.leave(d.c.peer, d.key)
+	case groupDrop:
+		d.g.drop(d.c.peer)
+	}
+}
+
 // detach removes c from its rooms and the user table, sending left and
 // presence events; h.mu is held.
 func (h *Hub) detach(c *Conn) {
@@ -430,6 +535,9 @@ func (h *Hub) detach(c *Conn) {
 	}
 	for name := range c.rooms {
 		h.leave(c, name)
+	}
+	if c.grp != nil {
+		h.queue(delivery{kind: groupDrop, c: c, g: c.grp})
 	}
 	c.detached = true // the going connection is not told its own offline
 	c.gone.Store(true)
@@ -461,7 +569,7 @@ func (h *Hub) dropName(c *Conn) {
 func (h *Hub) leave(c *Conn, name string) {
 	r := c.rooms[name]
 	delete(c.rooms, name)
-	delete(r.members, c)
+	h.delMember(r, c)
 	r.users[c.name]--
 	if r.users[c.name] <= 0 {
 		delete(r.users, c.name)

@@ -178,8 +178,9 @@ type sioDoor struct {
 	ns    *socketio.Namespace
 	last  *Event
 	raw   json.RawMessage
-	ids   []string    // socket ids collected for the event being delivered
-	stats []*sioStats // and their counters
+	ids   []string              // socket ids collected for the event being delivered
+	stats []*sioStats           // and their counters
+	rooms map[string]*roomCount // by key: the rooms the door's sockets are in
 	local atomic.Pointer[string]
 	audit *slog.Logger // nil: none
 }
@@ -193,6 +194,89 @@ func (d *sioDoor) add(groups []peerGroup, p Peer) []peerGroup {
 	d.ids = append(d.ids, sp.s.ID())
 	d.stats = append(d.stats, sp.st)
 	return groups
+}
+
+// roomCount counts what a room delivered to each of the door's members:
+// a member's counters are its own plus, for each of its rooms, how much
+// the room's grew since it joined (sioStats.marks).
+type roomCount struct {
+	msgs, bytes atomic.Uint64
+	members     int // the door's sockets in the room; only the drainer uses it
+}
+
+// join puts p's socket in the room key (a socketio room of the door's
+// namespace) and marks the room's counters for it.
+func (d *sioDoor) join(p Peer, key string) {
+	sp := p.(sioPeer)
+	sp.s.Join(key)
+	rc := d.rooms[key]
+	if rc == nil {
+		if d.rooms == nil {
+			d.rooms = make(map[string]*roomCount)
+		}
+		rc = &roomCount{}
+		d.rooms[key] = rc
+	}
+	rc.members++
+	sp.st.mu.Lock()
+	if sp.st.marks == nil {
+		sp.st.marks = make(map[string]roomMark)
+	}
+	if _, ok := sp.st.marks[key]; !ok {
+		sp.st.marks[key] = roomMark{rc: rc, msgs: rc.msgs.Load(), bytes: rc.bytes.Load()}
+	}
+	sp.st.mu.Unlock()
+}
+
+// leave takes p's socket out of the room key.
+func (d *sioDoor) leave(p Peer, key string) {
+	sp := p.(sioPeer)
+	sp.s.Leave(key)
+	if sp.st.unmark(key) {
+		if rc := d.rooms[key]; rc != nil {
+			if rc.members--; rc.members <= 0 {
+				delete(d.rooms, key)
+			}
+		}
+	}
+}
+
+// drop forgets p's socket, detached from the Hub: it leaves every room
+// of the namespace's adapter (also one joined after it disconnected).
+func (d *sioDoor) drop(p Peer) {
+	sp := p.(sioPeer)
+	for _, key := range sp.st.unmarkAll() {
+		if rc := d.rooms[key]; rc != nil {
+			if rc.members--; rc.members <= 0 {
+				delete(d.rooms, key)
+			}
+		}
+	}
+	d.ns.Adapter().DelAll(sp.s.ID())
+}
+
+// toRoom emits ev once to the door's sockets in the room key but skip's:
+// socketio encodes the packet once and hands it to every socket's queue,
+// as a handler's own broadcast does.
+func (d *sioDoor) toRoom(key string, ev *Event, skip Peer) {
+	raw, err := d.encode(ev)
+	if err != nil {
+		return
+	}
+	n := uint64(len(ev.Kind) + len(raw))
+	if rc := d.rooms[key]; rc != nil {
+		rc.msgs.Add(1)
+		rc.bytes.Add(n)
+	}
+	op := d.ns.To(key)
+	if sp, ok := skip.(sioPeer); ok && sp.door == d {
+		op = op.Except(sp.s.ID())
+		// The room counted it for the skipped member too: take it back
+		// (after the room's add, so a reader never sees less than 0).
+		sp.st.msgsOut.Add(^uint64(0))
+		sp.st.bytesOut.Add(-n)
+	}
+	op.Emit(string(ev.Kind), raw)
 }
 
 // flush emits ev to the collected sockets at once: socketio encodes the

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,7 +66,62 @@ func (h *Hub) Conns() []monitor.Conn {
 // Socket.IO framing).
 type sioStats struct {
 	since                              time.Time
-	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
+	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64 // out: not counting the rooms in marks
+
+	mu    sync.Mutex
+	marks map[string]roomMark // room key → the room's counters when the socket joined
+}
+
+// roomMark is a room's counters when a socket joined it.
+type roomMark struct {
+	rc          *roomCount
+	msgs, bytes uint64
+}
+
+// out returns the messages and bytes sent: the socket's own counters and
+// what its rooms sent since it joined them.
+func (st *sioStats) out() (msgs, bytes uint64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	msgs, bytes = st.msgsOut.Load(), st.bytesOut.Load()
+	for _, m := range st.marks {
+		msgs += m.rc.msgs.Load() - m.msgs
+		bytes += m.rc.bytes.Load() - m.bytes
+	}
+	return msgs, bytes
+}
+
+// unmark folds what the room key sent since the mark into the socket's
+// own counters and drops the mark; false if there was none.
+func (st *sioStats) unmark(key string) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	m, ok := st.marks[key]
+	if !ok {
+		return false
+	}
+	st.fold(m)
+	delete(st.marks, key)
+	return true
+}
+
+// unmarkAll unmarks every room and returns their keys.
+func (st *sioStats) unmarkAll() []string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	keys := make([]string, 0, len(st.marks))
+	for key, m := range st.marks {
+		st.fold(m)
+		keys = append(keys, key)
+	}
+	clear(st.marks)
+	return keys
+}
+
+// fold adds what m's room sent since m to the own counters; st.mu is held.
+func (st *sioStats) fold(m roomMark) {
+	st.msgsOut.Add(m.rc.msgs.Load() - m.msgs)
+	st.bytesOut.Add(m.rc.bytes.Load() - m.bytes)
 }
 
 // argBytes estimates the encoded size of decoded event arguments.
@@ -119,8 +175,8 @@ func (p sioPeer) Watch() monitor.Conn {
 	}
 	if st := p.st; st != nil {
 		mc.Since = st.since
-		mc.MsgsIn, mc.MsgsOut = st.msgsIn.Load(), st.msgsOut.Load()
-		mc.BytesIn, mc.BytesOut = st.bytesIn.Load(), st.bytesOut.Load()
+		mc.MsgsIn, mc.BytesIn = st.msgsIn.Load(), st.bytesIn.Load()
+		mc.MsgsOut, mc.BytesOut = st.out()
 	}
 	return mc
 }

@@ -1,0 +1,181 @@
+package hub_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/switchboard/switchboard/hub"
+)
+
+// recClient is a raw Socket.IO client that records every event frame
+// ("42[...]") the server sends it.
+type recClient struct {
+	t      *testing.T
+	c      *websocket.Conn
+	id     int
+	events []string
+}
+
+func dialRec(t *testing.T, ctx context.Context, base, name string) *recClient {
+	t.Helper()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	r := &recClient{t: t, c: c}
+	if _, _, err := c.Read(ctx); err != nil { // engine handshake
+		t.Fatal(err)
+	}
+	if err := c.Write(ctx, websocket.MessageText, []byte("40")); err != nil {
+		t.Fatal(err)
+	}
+	r.readUntil(ctx, func(m string) bool { return strings.HasPrefix(m, "40") })
+	r.request(ctx, "nick", `"`+name+`"`)
+	return r
+}
+
+// readUntil reads frames, recording events, until done returns true for
+// one (which is recorded too if it is an event).
+func (r *recClient) readUntil(ctx context.Context, done func(string) bool) {
+	r.t.Helper()
+	for range 10000 {
+		_, b, err := r.c.Read(ctx)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		m := string(b)
+		if m == "2" { // engine ping
+			if err := r.c.Write(ctx, websocket.MessageText, []byte("3")); err != nil {
+				r.t.Fatal(err)
+			}
+			continue
+		}
+		if strings.HasPrefix(m, "42[") {
+			r.events = append(r.events, m)
+		}
+		if done(m) {
+			return
+		}
+	}
+	r.t.Fatal("too many frames")
+}
+
+// request sends event ev with the JSON argument arg and waits for its ok
+// ack, recording the events that come before it.
+func (r *recClient) request(ctx context.Context, ev, arg string) {
+	r.t.Helper()
+	r.id++
+	id := strconv.Itoa(r.id)
+	if err := r.c.Write(ctx, websocket.MessageText, []byte(`42`+id+`["`+ev+`",`+arg+`]`)); err != nil {
+		r.t.Fatal(err)
+	}
+	r.readUntil(ctx, func(m string) bool {
+		if !strings.HasPrefix(m, "43"+id+"[") {
+			return false
+		}
+		if !strings.Contains(m, `"ok":true`) {
+			r.t.Fatalf("%s %s refused: %s", ev, arg, m)
+		}
+		return true
+	})
+}
+
+func (r *recClient) say(ctx context.Context, room, text string) {
+	r.t.Helper()
+	r.request(ctx, "say", `{"room":"`+room+`","text":"`+text+`"}`)
+}
+
+// saids returns the texts of the "said" events recorded, in order.
+func (r *recClient) saids() []string {
+	var out []string
+	for _, m := range r.events {
+		if !strings.HasPrefix(m, `42["said"`) {
+			continue
+		}
+		_, rest, _ := strings.Cut(m, `"text":"`)
+		text, _, _ := strings.Cut(rest, `"`)
+		out = append(out, text)
+	}
+	return out
+}
+
+// A room's events reach the Socket.IO door's members as they were when
+// each event happened: not the sender, not a member that joined later nor
+// one that left before; each exactly once and in order. The per-connection
+// counters equal what each client got on the wire.
+func TestRoomBroadcastMembers(t *testing.T) {
+	ts := startServer(t, &hub.ServerConfig{Hub: &hub.Config{Rate: 1e6, Burst: 1e6}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	alice := dialRec(t, ctx, ts.url, "alice")
+	bob := dialRec(t, ctx, ts.url, "bob")
+	carol := dialRec(t, ctx, ts.url, "carol")
+	alice.request(ctx, "join", `"lobby"`)
+	bob.request(ctx, "join", `"lobby"`)
+	for i := 1; i <= 5; i++ {
+		alice.say(ctx, "lobby", "a"+strconv.Itoa(i))
+	}
+	carol.request(ctx, "join", `"lobby"`)
+	for i := 1; i <= 3; i++ {
+		bob.say(ctx, "lobby", "b"+strconv.Itoa(i))
+	}
+	bob.request(ctx, "join", `"den"`)
+	carol.request(ctx, "join", `"den"`)
+	carol.request(ctx, "topic", `{"room":"den","topic":"tea"}`)
+	bob.say(ctx, "den", "d1")
+	alice.request(ctx, "leave", `"lobby"`)
+	bob.say(ctx, "lobby", "b4")
+	carol.say(ctx, "lobby", "end")
+	bob.readUntil(ctx, func(m string) bool { return strings.Contains(m, `"text":"end"`) })
+
+	tests := []struct {
+		c     *recClient
+		user  string
+		saids string
+	}{
+		{alice, "alice", "b1 b2 b3"},
+		{bob, "bob", "a1 a2 a3 a4 a5 end"},
+		{carol, "carol", "b1 b2 b3 d1 b4"},
+	}
+	conns := ts.srv.Hub().Conns()
+	for _, tt := range tests {
+		if got := strings.Join(tt.c.saids(), " "); got != tt.saids {
+			t.Errorf("%s heard %q, want %q", tt.user, got, tt.saids)
+		}
+		var bytes uint64
+		for _, m := range tt.c.events {
+			bytes += uint64(len(m) - len(`42[,]`) - 2) // the event's name and JSON, unquoted
+		}
+		found := false
+		for _, mc := range conns {
+			if mc.User != tt.user {
+				continue
+			}
+			found = true
+			if mc.MsgsOut != uint64(len(tt.c.events)) || mc.BytesOut != bytes {
+				t.Errorf("%s counters: %d msgs %d bytes out, want %d msgs %d bytes (what it got: %q)",
+					tt.user, mc.MsgsOut, mc.BytesOut, len(tt.c.events), bytes, tt.c.events)
+			}
+		}
+		if !found {
+			t.Errorf("%s not in Conns", tt.user)
+		}
+	}
+	for _, c := range []*recClient{bob, carol} {
+		n := 0
+		for _, m := range c.events {
+			if strings.HasPrefix(m, `42["topic"`) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d topic events, want 1: %q", n, c.events)
+		}
+	}
+}
