@@ -204,10 +204,13 @@ type room struct {
 	topic   string             // "" when none; gone with the room
 }
 
+// roomKeyPrefix starts every room key; socketio ids never hold ':'.
+const roomKeyPrefix = "hub:"
+
 func (h *Hub) newRoom(name string) *room {
 	return &room{
 		name:    name,
-		key:     "hub:" + h.prefix + ":" + name,
+		key:     roomKeyPrefix + h.prefix + ":" + name,
 		members: make(map[*Conn]struct{}),
 		solo:    make(map[*Conn]struct{}),
 		groups:  make(map[peerGroup]int),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,15 @@ func serveSocketIO(h *Hub, ns *socketio.Namespace, g *Guard) *sioDoor {
 			release()
 			s.Disconnect(true)
 			return
+		}
+		if s.Recovered() {
+			// Connection state recovery restored the socketio rooms of
+			// the socket's last connection; its new Conn is in none.
+			for _, r := range s.Rooms() {
+				if strings.HasPrefix(r, roomKeyPrefix) {
+					s.Leave(r)
+				}
+			}
 		}
 		s.OnDisconnect(func(string) { c.Close(); release() })
 		s.OnAny(func(event string, args []any) {
@@ -208,6 +218,9 @@ type roomCount struct {
 // namespace) and marks the room's counters for it.
 func (d *sioDoor) join(p Peer, key string) {
 	sp := p.(sioPeer)
+	if !sp.s.Connected() {
+		return // gone: its drop follows
+	}
 	sp.s.Join(key)
 	rc := d.rooms[key]
 	if rc == nil {
@@ -241,8 +254,10 @@ func (d *sioDoor) leave(p Peer, key string) {
 	}
 }
 
-// drop forgets p's socket, detached from the Hub: it leaves every room
-// of the namespace's adapter (also one joined after it disconnected).
+// drop forgets p's socket, detached from the Hub. A join that raced
+// with the socket's disconnection may have put its id back in the
+// adapter: unless a recovered socket took the id over, it leaves every
+// room there.
 func (d *sioDoor) drop(p Peer) {
 	sp := p.(sioPeer)
 	for _, key := range sp.st.unmarkAll() {
@@ -252,7 +267,9 @@ func (d *sioDoor) drop(p Peer) {
 			}
 		}
 	}
-	d.ns.Adapter().DelAll(sp.s.ID())
+	if _, live := d.ns.Socket(sp.s.ID()); !live {
+		d.ns.Adapter().DelAll(sp.s.ID())
+	}
 }
 
 // toRoom emits ev once to the door's sockets in the room key but skip's:
