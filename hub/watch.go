@@ -178,6 +178,7 @@ func (p sioPeer) Watch() monitor.Conn {
 		mc.MsgsIn, mc.BytesIn = st.msgsIn.Load(), st.bytesIn.Load()
 		mc.MsgsOut, mc.BytesOut = st.out()
 	}
+	mc.Queue = p.s.Queued()
 	return mc
 }
 
