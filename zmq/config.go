@@ -91,9 +91,10 @@ type Config struct {
 	// Default DefaultMaxConns.
 	MaxConns int
 
-	// RoutingID is sent as the Identity property; a ROUTER peer routes
-	// to us by it. Default none (the ROUTER makes one up). 1-255 bytes,
-	// not starting with a zero byte.
+	// RoutingID is sent as the Identity property by REQ, DEALER and
+	// ROUTER (the types a ROUTER talks to), as in libzmq; a ROUTER peer
+	// routes to us by it. Default none: the Identity sent is empty and
+	// the ROUTER makes one up. 1-255 bytes, not starting with a zero byte.
 	RoutingID []byte
 	// Metadata are extra READY properties sent to every peer.
 	Metadata map[string]string

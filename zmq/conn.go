@@ -47,6 +47,8 @@ type zconn struct {
 
 	done     chan struct{}
 	doneOnce sync.Once
+	shut     chan struct{} // closed by shutdown: the writer half-closes
+	shutOnce sync.Once
 	errMu    sync.Mutex
 	err      error
 
@@ -75,6 +77,28 @@ func (c *zconn) close(err error) {
 	})
 }
 
+// shutdown asks the writer to end the connection gracefully: once its
+// queue is written it shuts down the sending side, and the reader reads
+// on until the peer closes (see Socket.shutdownConns).
+func (c *zconn) shutdown() {
+	c.shutOnce.Do(func() { close(c.shut) })
+}
+
+// closeWrite flushes what is buffered and shuts down the sending side;
+// where the connection cannot half-close, it closes.
+func (c *zconn) closeWrite() {
+	if c.bw.Buffered() > 0 {
+		if err := c.bw.Flush(); err != nil {
+			c.close(writeErr(err))
+			return
+		}
+	}
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		c.close(ErrClosed)
+	}
+}
+
 func (c *zconn) cause() error {
 	c.errMu.Lock()
 	defer c.errMu.Unlock()
@@ -83,7 +107,9 @@ func (c *zconn) cause() error {
 
 func (s *Socket) metadata() zmtp.Metadata {
 	md := zmtp.Metadata{{Name: "Socket-Type", Value: []byte(s.typ.String())}}
-	if s.cfg.RoutingID != nil {
+	if s.typ == Req || s.typ == Dealer || s.typ == Router {
+		// As libzmq: these types always send Identity, empty when no
+		// RoutingID is set; the others never do.
 		md = append(md, zmtp.Property{Name: "Identity", Value: s.cfg.RoutingID})
 	}
 	keys := make([]string, 0, len(s.cfg.Metadata))
@@ -102,7 +128,7 @@ func (s *Socket) handshake(ctx context.Context, nc net.Conn) (*zconn, error) {
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-	c := &zconn{s: s, nc: nc, br: bufio.NewReaderSize(nc, readBufSize), done: make(chan struct{})}
+	c := &zconn{s: s, nc: nc, br: bufio.NewReaderSize(nc, readBufSize), done: make(chan struct{}), shut: make(chan struct{})}
 	var mech zmtp.Mechanism = zmtp.NewNull(s.metadata())
 	if pc := s.cfg.Plain; pc != nil {
 		mech = &zmtp.Plain{Server: pc.Server, Username: pc.Username, Password: pc.Password,
@@ -524,6 +550,9 @@ func (c *zconn) writeLoop() {
 			select {
 			case <-p.wake:
 			case <-c.done:
+				return
+			case <-c.shut:
+				c.closeWrite()
 				return
 			case now := <-tick:
 				rx := c.rx.Load()

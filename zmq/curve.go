@@ -310,4 +310,14 @@ func (cc *curveConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// CloseWrite shuts down the sending side of the connection underneath;
+// every MESSAGE is written whole before it (Write seals whole frames).
+func (cc *curveConn) CloseWrite() error {
+	cw, ok := cc.Conn.(interface{ CloseWrite() error })
+	if !ok {
+		return ErrNotSupported
+	}
+	return cw.CloseWrite()
+}
+
 var _ io.ReadWriter = (*curveConn)(nil)

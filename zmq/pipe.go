@@ -63,6 +63,7 @@ type pipe struct {
 
 	// Guarded by s.mu.
 	attached  bool
+	live      bool // a peer is attached (handshake done); subscriptions go out
 	routingID []byte
 	peerType  string
 	subs      subSet
@@ -205,7 +206,22 @@ func (s *Socket) attach(p *pipe, peerType string, peerID []byte) error {
 	if s.typ == XPub && s.cfg.XPubWelcome != nil {
 		p.send(outMsg{m: Msg{s.cfg.XPubWelcome}}, true)
 	}
+	p.live = true
 	if s.typ == Sub || s.typ == XSub {
+		// Every subscription goes to the new peer once, as libzmq
+		// sends them: none was queued while the pipe had no peer, and
+		// any left queued from a connection that dropped is stale.
+		p.mu.Lock()
+		k := 0
+		for _, o := range p.q {
+			if o.kind != kindSub && o.kind != kindCancel {
+				p.q[k] = o
+				k++
+			}
+		}
+		clear(p.q[k:])
+		p.q = p.q[:k]
+		p.mu.Unlock()
 		for t := range s.subs.m {
 			p.send(outMsg{kind: kindSub, m: Msg{[]byte(t)}}, true)
 		}
@@ -240,6 +256,7 @@ func (s *Socket) detach(p *pipe, remove bool) {
 		}
 	}
 	p.subs = subSet{}
+	p.live = false
 	if s.lastSub == p {
 		s.lastSub = nil
 	}

@@ -152,22 +152,16 @@ func (s *Socket) close() {
 	for _, l := range lns {
 		l.stop()
 	}
+	s.closeIn()
 	if s.cfg.Linger > 0 {
-		s.linger(time.Now().Add(s.cfg.Linger))
+		deadline := time.Now().Add(s.cfg.Linger)
+		if s.linger(deadline) {
+			s.shutdownConns(deadline)
+		}
 	}
 	s.cancel(ErrClosed)
 	for _, d := range ds {
 		d.stop()
-	}
-	s.inMu.Lock()
-	s.inClosed = true
-	ws := s.watchers
-	s.inMu.Unlock()
-	for _, w := range ws {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
 	}
 	s.mu.Lock()
 	pipes := append([]*pipe(nil), s.pipes...)
@@ -179,22 +173,94 @@ func (s *Socket) close() {
 	s.wg.Wait()
 }
 
+// closeIn closes the receive queue at the start of Close: blocked Recv
+// calls return ErrClosed, and what peers send from now on is discarded,
+// so that no connection's reader waits for room while Close lingers.
+func (s *Socket) closeIn() {
+	s.mu.Lock()
+	pipes := append([]*pipe(nil), s.pipes...)
+	s.mu.Unlock()
+	s.inMu.Lock()
+	s.inClosed = true
+	ws := s.watchers
+	for _, p := range pipes {
+		if p.inBlocked {
+			p.inBlocked = false
+			select {
+			case p.inSpace <- struct{}{}:
+			default:
+			}
+		}
+	}
+	s.inMu.Unlock()
+	for _, w := range ws {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // linger waits until every connected pipe's queue is written, or until
-// the deadline.
-func (s *Socket) linger(deadline time.Time) {
+// the deadline. It reports whether every queue was written.
+func (s *Socket) linger(deadline time.Time) bool {
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
 	for {
 		ch := s.spaceChan()
 		if s.drained() {
-			return
+			return true
 		}
 		select {
 		case <-ch:
 		case <-t.C:
+			return false
+		}
+	}
+}
+
+// shutdownConns ends every connection gracefully once its queue is
+// written: the writer shuts down the sending side (the peer reads EOF
+// after the last message), and the reader reads on until the peer closes
+// its side, or until the deadline. Closing at once could lose messages
+// still in the kernel: closing a Unix socket wakes the peer with POLLHUP,
+// and libzmq, when its receive queue is full at that moment, stops
+// reading the connection and drops what it has not read yet; closing a
+// TCP socket with unread input sends RST, and the peer's kernel discards
+// the data its application has not read.
+func (s *Socket) shutdownConns(deadline time.Time) {
+	var cs []*zconn
+	s.mu.Lock()
+	for _, p := range s.pipes {
+		p.mu.Lock()
+		if c := p.conn; c != nil {
+			cs = append(cs, c)
+		}
+		p.mu.Unlock()
+	}
+	s.mu.Unlock()
+	if len(cs) == 0 {
+		return
+	}
+	for _, c := range cs {
+		c.shutdown()
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	for _, c := range cs {
+		select {
+		case <-c.done:
+		case <-t.C:
 			return
 		}
 	}
+}
+
+// isClosed reports whether Close has begun.
+func (s *Socket) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 func (s *Socket) drained() bool {
@@ -655,7 +721,9 @@ func (s *Socket) subscribeLocked(prefix []byte) {
 	if s.subs.addCount(prefix) || s.typ == XSub {
 		topic := append([]byte(nil), prefix...)
 		for _, p := range s.pipes {
-			p.send(outMsg{kind: kindSub, m: Msg{topic}}, true)
+			if p.live { // attach sends the whole set to a new peer
+				p.send(outMsg{kind: kindSub, m: Msg{topic}}, true)
+			}
 		}
 	}
 }
@@ -664,7 +732,9 @@ func (s *Socket) unsubscribeLocked(prefix []byte) {
 	if s.subs.removeCount(prefix) || s.typ == XSub {
 		topic := append([]byte(nil), prefix...)
 		for _, p := range s.pipes {
-			p.send(outMsg{kind: kindCancel, m: Msg{topic}}, true)
+			if p.live { // attach sends the whole set to a new peer
+				p.send(outMsg{kind: kindCancel, m: Msg{topic}}, true)
+			}
 		}
 	}
 }

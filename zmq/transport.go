@@ -444,8 +444,8 @@ func (d *dialer) run() {
 				backoff = ivl
 			}
 		}
-		if d.ctx.Err() != nil || ivl < 0 {
-			return
+		if d.ctx.Err() != nil || ivl < 0 || s.isClosed() {
+			return // no new connection while Close lingers
 		}
 		wait := backoff
 		if backoff *= 2; backoff > s.cfg.ReconnectIvlMax {
