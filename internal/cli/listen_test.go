@@ -197,11 +197,11 @@ func parseStat(t *testing.T, out string) []statRow {
 	}
 	for _, ln := range lines[1 : len(lines)-1] {
 		f := strings.Fields(ln)
-		if len(f) != 12 {
+		if len(f) != 14 { // PID CMD PROTO LOCAL REMOTE STATE USER ROOMS AGE 4 counters QUEUE
 			t.Fatalf("row %q", ln)
 		}
 		n := func(s string) uint64 { v, _ := strconv.ParseUint(s, 10, 64); return v }
-		rows = append(rows, statRow{f[2], f[3], f[4], f[5], n(f[7]), n(f[8]), n(f[9]), n(f[10])})
+		rows = append(rows, statRow{f[2], f[3], f[4], f[5], n(f[9]), n(f[10]), n(f[11]), n(f[12])})
 	}
 	return rows
 }

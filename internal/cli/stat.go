@@ -103,7 +103,7 @@ func statDir(dir string) string {
 // statTable prints the connections of every snapshot, then the totals.
 func statTable(w io.Writer, snaps []*monitor.Snapshot, now time.Time) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "PID\tCMD\tPROTO\tLOCAL\tREMOTE\tSTATE\tAGE\tMSGS_IN\tMSGS_OUT\tBYTES_IN\tBYTES_OUT\tQUEUE")
+	fmt.Fprintln(tw, "PID\tCMD\tPROTO\tLOCAL\tREMOTE\tSTATE\tUSER\tROOMS\tAGE\tMSGS_IN\tMSGS_OUT\tBYTES_IN\tBYTES_OUT\tQUEUE")
 	var t monitor.Totals
 	for _, s := range snaps {
 		for _, c := range s.Conns {
@@ -111,8 +111,8 @@ func statTable(w io.Writer, snaps []*monitor.Snapshot, now time.Time) {
 			if remote == "" {
 				remote = "-"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", s.Process.PID, s.Process.Command,
-				c.Proto, c.Local, remote, c.State, statAge(c.Age), c.MsgsIn, c.MsgsOut, c.BytesIn, c.BytesOut, c.Queue)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", s.Process.PID, s.Process.Command,
+				c.Proto, c.Local, remote, c.State, statOr(c.User), statRooms(c.Rooms, statRoomsWidth), statAge(c.Age), c.MsgsIn, c.MsgsOut, c.BytesIn, c.BytesOut, c.Queue)
 		}
 		t.Conns += s.Totals.Conns
 		t.MsgsIn += s.Totals.MsgsIn
@@ -121,7 +121,7 @@ func statTable(w io.Writer, snaps []*monitor.Snapshot, now time.Time) {
 		t.BytesOut += s.Totals.BytesOut
 		t.Queue += s.Totals.Queue
 	}
-	fmt.Fprintf(tw, "TOTAL\t%d procs\t%d conns\t\t\t\t\t%d\t%d\t%d\t%d\t%d\n", len(snaps), t.Conns, t.MsgsIn, t.MsgsOut, t.BytesIn, t.BytesOut, t.Queue)
+	fmt.Fprintf(tw, "TOTAL\t%d procs\t%d conns\t\t\t\t\t\t\t%d\t%d\t%d\t%d\t%d\n", len(snaps), t.Conns, t.MsgsIn, t.MsgsOut, t.BytesIn, t.BytesOut, t.Queue)
 	tw.Flush()
 }
 
@@ -135,4 +135,28 @@ func statAge(sec float64) string {
 	default:
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	}
+}
+
+// statRoomsWidth bounds the ROOMS column of the stat table.
+const statRoomsWidth = 24
+
+// statOr is s, or "-" when s is empty.
+func statOr(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// statRooms joins rooms with commas, cut to at most width runes (ending
+// in "…" when cut); "-" when there are none.
+func statRooms(rooms []string, width int) string {
+	if len(rooms) == 0 {
+		return "-"
+	}
+	r := []rune(strings.Join(rooms, ","))
+	if len(r) <= width {
+		return string(r)
+	}
+	return string(r[:width-1]) + "…"
 }
