@@ -30,6 +30,18 @@ type Config struct {
 	MaxDatagram int
 	// WriteTimeout bounds one datagram write. Default 1s.
 	WriteTimeout time.Duration
+	// Admit, when set, is asked about each new sender address before it
+	// gets a Hub connection (hub.Guard.Check fits). A refused address is
+	// told "ERR refused ..." once (while the door remembers it, up to
+	// MaxSenders addresses) and its datagrams are counted in
+	// Stats.Refused.
+	Admit func(remote net.Addr) error
+	// Authenticate, when set, makes a new sender present a token first:
+	// "AUTH TOKEN" as its first datagram; the sender is attached when
+	// Authenticate returns nil (hub.Guard.CheckToken fits). Any other
+	// datagram from an unauthenticated sender is answered
+	// "ERR auth ..." and counted refused.
+	Authenticate func(remote net.Addr, token string) error
 	// Logger receives debug records. nil means silent.
 	Logger *slog.Logger
 }
@@ -89,6 +101,7 @@ type Door struct {
 
 	mu      sync.Mutex
 	senders map[string]*sender
+	denied  map[string]struct{} // addresses Admit refused, told once
 	closed  bool
 	once    sync.Once
 }
@@ -108,6 +121,9 @@ type sender struct {
 	pending atomic.Int32
 	last    atomic.Int64 // unix nanos of the last datagram from it
 	gone    atomic.Bool
+	since   time.Time
+
+	msgsIn, bytesIn, msgsOut, bytesOut atomic.Uint64
 }
 
 // Listen opens the datagram endpoint spec (see package endpoint) and
@@ -134,6 +150,7 @@ func New(h *hub.Hub, pc net.PacketConn, cfg *Config) (*Door, error) {
 		h: h, pc: pc, cfg: c, log: c.Logger,
 		out:     make(chan outgoing, 4*c.Queue+256),
 		senders: make(map[string]*sender),
+		denied:  make(map[string]struct{}),
 	}, nil
 }
 
@@ -212,29 +229,72 @@ func (d *Door) lookup(a net.Addr) *sender {
 	return d.senders[a.String()]
 }
 
-// senderFor returns the sender of a, attaching a new one if needed.
-func (d *Door) senderFor(a net.Addr) (*sender, error) {
+// errAuthFirst is the answer to an unauthenticated sender's command.
+var errAuthFirst = fmt.Errorf("%w: send AUTH TOKEN first", hub.ErrAuth)
+
+// senderFor returns the sender of a, attaching a new one if needed: one
+// that Admit accepts and, with Authenticate set, whose line is a good
+// "AUTH TOKEN". authed reports that line was the AUTH just accepted.
+func (d *Door) senderFor(a net.Addr, line string) (s *sender, authed bool, err error) {
 	key := a.String()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
-		return nil, hub.ErrClosed
+		return nil, false, hub.ErrClosed
 	}
 	if s := d.senders[key]; s != nil {
-		return s, nil
+		return s, false, nil
 	}
 	if len(d.senders) >= d.cfg.MaxSenders {
-		return nil, fmt.Errorf("%w: %d senders", hub.ErrLimit, d.cfg.MaxSenders)
+		return nil, false, fmt.Errorf("%w: %d senders", hub.ErrLimit, d.cfg.MaxSenders)
 	}
-	s := &sender{d: d, addr: a, key: key}
+	if d.cfg.Admit != nil {
+		if err := d.cfg.Admit(a); err != nil {
+			return nil, false, errRefused{err}
+		}
+	}
+	if d.cfg.Authenticate != nil {
+		verb, tok, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
+		if !strings.EqualFold(verb, "AUTH") {
+			return nil, false, errAuthFirst
+		}
+		if err := d.cfg.Authenticate(a, tok); err != nil {
+			return nil, false, err
+		}
+		authed = true
+	}
+	s = &sender{d: d, addr: a, key: key, since: time.Now()}
 	s.last.Store(time.Now().UnixNano())
 	c, err := d.h.Attach(s)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	s.c = c
 	d.senders[key] = s
-	return s, nil
+	delete(d.denied, key)
+	return s, authed, nil
+}
+
+// errRefused marks an Admit refusal.
+type errRefused struct{ err error }
+
+func (e errRefused) Error() string { return e.err.Error() }
+func (e errRefused) Unwrap() error { return e.err }
+
+// firstDenial reports whether addr's refusal is news, remembering it
+// (up to MaxSenders addresses, then forgetting them all).
+func (d *Door) firstDenial(addr net.Addr) bool {
+	key := addr.String()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.denied[key]; ok {
+		return false
+	}
+	if len(d.denied) >= d.cfg.MaxSenders {
+		clear(d.denied)
+	}
+	d.denied[key] = struct{}{}
+	return true
 }
 
 // drop forgets s and closes its connection.
@@ -249,13 +309,26 @@ func (d *Door) drop(s *sender) {
 }
 
 func (d *Door) command(from net.Addr, line string) {
-	s, err := d.senderFor(from)
+	s, authed, err := d.senderFor(from, line)
 	if err != nil {
 		d.refused.Add(1)
+		var r errRefused
+		if errors.As(err, &r) {
+			if d.firstDenial(from) {
+				d.reply(nil, from, "ERR refused "+r.Error())
+			}
+			return
+		}
 		d.reply(nil, from, errLine(err))
 		return
 	}
 	s.last.Store(time.Now().UnixNano())
+	s.msgsIn.Add(1)
+	s.bytesIn.Add(uint64(len(line)))
+	if authed {
+		d.reply(s, from, "OK AUTH")
+		return
+	}
 	line = strings.TrimRight(line, "\r\n")
 	verb, rest, _ := strings.Cut(line, " ")
 	c := s.c
@@ -283,6 +356,8 @@ func (d *Door) command(from net.Addr, line string) {
 		if m, err = c.Say(room, text); err == nil {
 			out = "OK SAY " + m.ID + " " + strconv.FormatInt(m.At.UnixMilli(), 10)
 		}
+	case "AUTH":
+		out = "OK AUTH" // already attached
 	case "PING":
 		out = strings.TrimSpace("PONG " + rest)
 	case "QUIT":
@@ -336,6 +411,10 @@ func (d *Door) write(ctx context.Context) {
 				continue
 			}
 			d.sent.Add(1)
+			if o.s != nil {
+				o.s.msgsOut.Add(1)
+				o.s.bytesOut.Add(uint64(len(o.b)))
+			}
 		}
 	}
 }

@@ -59,6 +59,8 @@ type Mirror struct {
 	out  chan []byte
 
 	sent, in, looped, refused, dropped atomic.Uint64
+	bytesIn, bytesOut                  atomic.Uint64
+	since                              time.Time
 	once                               sync.Once
 }
 
@@ -86,9 +88,10 @@ func NewMirror(h *hub.Hub, room string, rx net.PacketConn, tx net.Conn, cfg *Mir
 	}
 	return &Mirror{
 		h: h, room: room, cfg: c, log: c.Logger, rx: rx, tx: tx,
-		self: tx.LocalAddr().String(),
-		pool: speakers.New(h, c.MaxSpeakers, c.SpeakerIdle),
-		out:  make(chan []byte, c.Queue),
+		self:  tx.LocalAddr().String(),
+		pool:  speakers.New(h, c.MaxSpeakers, c.SpeakerIdle),
+		out:   make(chan []byte, c.Queue),
+		since: time.Now(),
 	}, nil
 }
 
@@ -209,6 +212,7 @@ func (m *Mirror) Serve(ctx context.Context) error {
 			continue
 		}
 		m.in.Add(1)
+		m.bytesIn.Add(uint64(n))
 	}
 	cancel()
 	wg.Wait()
@@ -228,6 +232,7 @@ func (m *Mirror) write(ctx context.Context) {
 				continue
 			}
 			m.sent.Add(1)
+			m.bytesOut.Add(uint64(len(b)))
 		}
 	}
 }

@@ -45,8 +45,9 @@ type Netlink struct {
 	cfg  NetlinkConfig
 	log  *slog.Logger
 
-	events, refused atomic.Uint64
-	once            sync.Once
+	events, refused, bytesIn atomic.Uint64
+	since                    time.Time
+	once                     sync.Once
 }
 
 // ListenNetlink opens spec ("netlink://kobject-uevent", see package
@@ -75,7 +76,7 @@ func NewNetlink(h *hub.Hub, room string, pc net.PacketConn, cfg *NetlinkConfig) 
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Netlink{h: h, room: room, pc: pc, cfg: c, log: c.Logger}
+	return &Netlink{h: h, room: room, pc: pc, cfg: c, log: c.Logger, since: time.Now()}
 }
 
 // Stats returns the door's counters.
@@ -89,16 +90,17 @@ func (n *Netlink) Close() error {
 	return nil
 }
 
-type silentPeer struct{}
+// netlinkPeer is the door's Hub connection: it hears nothing.
+type netlinkPeer struct{ n *Netlink }
 
-func (silentPeer) Deliver(*hub.Event) error { return nil }
-func (silentPeer) Close()                   {}
+func (netlinkPeer) Deliver(*hub.Event) error { return nil }
+func (netlinkPeer) Close()                   {}
 
 // Serve says uevents until ctx is done or the socket fails, then closes
 // the door. It returns nil after ctx is done.
 func (n *Netlink) Serve(ctx context.Context) error {
 	defer n.Close()
-	c, err := n.h.Attach(silentPeer{})
+	c, err := n.h.Attach(netlinkPeer{n})
 	if err != nil {
 		return fmt.Errorf("dgram: netlink: %w", err)
 	}
@@ -138,6 +140,7 @@ func (n *Netlink) Serve(ctx context.Context) error {
 			continue
 		}
 		n.events.Add(1)
+		n.bytesIn.Add(uint64(k))
 	}
 }
 
