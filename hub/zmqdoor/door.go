@@ -283,7 +283,7 @@ func (d *Door) Serve(ctx context.Context) error {
 	}
 	var pubConn *hub.Conn
 	if d.pub != nil {
-		c, err := d.h.Attach(&pubPeer{d: d})
+		c, err := d.h.Attach(&pubPeer{d: d, since: time.Now()})
 		if err != nil {
 			return fmt.Errorf("zmqdoor: %w", err)
 		}
@@ -293,6 +293,28 @@ func (d *Door) Serve(ctx context.Context) error {
 			return fmt.Errorf("zmqdoor: name %q: %w", d.cfg.Name, err)
 		}
 		run(func(ctx context.Context) { d.subscriptions(ctx, pubConn) })
+	}
+	var watchConns []*hub.Conn
+	defer func() {
+		for _, c := range watchConns {
+			c.Close()
+		}
+	}()
+	for _, w := range []struct {
+		door string
+		s    *zmq.Socket
+	}{{"zmq-in", d.in}, {"zmq-in-sub", d.inSub}, {"zmq-rpc", d.rpc}} {
+		if w.s == nil {
+			continue
+		}
+		c, err := d.h.Attach(&sockPeer{door: w.door, s: w.s, since: time.Now()})
+		if err != nil {
+			if pubConn != nil {
+				pubConn.Close()
+			}
+			return fmt.Errorf("zmqdoor: %w", err)
+		}
+		watchConns = append(watchConns, c)
 	}
 	for _, s := range []*zmq.Socket{d.in, d.inSub} {
 		if s != nil {
@@ -356,7 +378,10 @@ func (d *Door) sweep(ctx context.Context) {
 }
 
 // pubPeer is the Pub socket's Hub connection.
-type pubPeer struct{ d *Door }
+type pubPeer struct {
+	d     *Door
+	since time.Time
+}
 
 // Deliver turns ev into a Pub message and queues it without blocking.
 func (p *pubPeer) Deliver(ev *hub.Event) error {
