@@ -31,7 +31,7 @@ func TestIntegrationChatTmux(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	serve := exec.CommandContext(ctx, bin, "serve", "--http", "127.0.0.1:0", "--control-dir", dir, "--drain", "3s")
+	serve := exec.CommandContext(ctx, bin, "serve", "--http", "127.0.0.1:0", "--zmq-pub", "off", "--zmq-in", "off", "--zmq-rpc", "off", "--udp", "off", "--control-dir", dir, "--drain", "3s")
 	stdout, err := serve.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -71,6 +71,7 @@ func runServe(ctx context.Context, stdio Stdio, args []string) error {
 	url := "http://" + ln.Addr().String() + "/"
 	log.Info("serving chat", "url", url)
 	fmt.Fprintf(stdio.Out, "switchboard: chat on %s\n", url)
+	df.fs, df.token = fs, *pf.token
 	doors, err := startDoors(ctx, srv, df, log, func(s string) { fmt.Fprintf(stdio.Out, "switchboard: %s\n", s) })
 	if err != nil {
 		ln.Close()

@@ -113,14 +113,14 @@ func TestServeDoorFlags(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			err := Run(context.Background(), append([]string{"serve", "--http", "127.0.0.1:0"}, tc.args...), Stdio{Err: &stderr})
+			err := Run(context.Background(), append([]string{"serve", "--http", "127.0.0.1:0", "--zmq-pub", "off", "--zmq-in", "off", "--zmq-rpc", "off", "--udp", "off"}, tc.args...), Stdio{Err: &stderr})
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("%v, want %v; %s", err, tc.want, stderr.String())
 			}
 		})
 	}
 	var stderr bytes.Buffer
-	err := Run(context.Background(), []string{"serve", "--http", "127.0.0.1:0", "--udp", "tcp://127.0.0.1:0"}, Stdio{Out: &bytes.Buffer{}, Err: &stderr})
+	err := Run(context.Background(), []string{"serve", "--http", "127.0.0.1:0", "--zmq-pub", "off", "--zmq-in", "off", "--zmq-rpc", "off", "--udp", "tcp://127.0.0.1:0"}, Stdio{Out: &bytes.Buffer{}, Err: &stderr})
 	if err == nil || !strings.Contains(err.Error(), "dgram") {
 		t.Fatalf("a stream endpoint for --udp: %v", err)
 	}

@@ -48,7 +48,7 @@ func TestServe(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, []string{"serve", "--http", "127.0.0.1:0"}, Stdio{Out: out, Err: writerFunc(func(p []byte) (int, error) {
+		done <- Run(ctx, []string{"serve", "--http", "127.0.0.1:0", "--zmq-pub", "off", "--zmq-in", "off", "--zmq-rpc", "off", "--udp", "off"}, Stdio{Out: out, Err: writerFunc(func(p []byte) (int, error) {
 			errMu.Lock()
 			defer errMu.Unlock()
 			return stderr.Write(p)
@@ -130,11 +130,11 @@ func TestServeUsage(t *testing.T) {
 		})
 	}
 	var stderr bytes.Buffer
-	err := Run(context.Background(), []string{"serve", "--http", "127.0.0.1:bad"}, Stdio{Err: &stderr})
+	err := Run(context.Background(), []string{"serve", "--http", "127.0.0.1:bad", "--zmq-pub", "off", "--zmq-in", "off", "--zmq-rpc", "off", "--udp", "off"}, Stdio{Err: &stderr})
 	if err == nil || ExitCode(err) != 1 {
 		t.Errorf("bad address: want a failure with status 1, got %v", err)
 	}
-	err = Run(context.Background(), []string{"serve", "--http", "127.0.0.1:0", "--allow-origin", "nohost"}, Stdio{Err: &stderr})
+	err = Run(context.Background(), []string{"serve", "--http", "127.0.0.1:0", "--zmq-pub", "off", "--zmq-in", "off", "--zmq-rpc", "off", "--udp", "off", "--allow-origin", "nohost"}, Stdio{Err: &stderr})
 	if err == nil {
 		t.Error("bad origin accepted")
 	}

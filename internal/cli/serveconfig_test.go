@@ -148,7 +148,7 @@ func startServe(t *testing.T, args ...string) (string, func() error, *syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, append([]string{"serve", "--http", "127.0.0.1:0"}, args...), Stdio{Out: out, Err: stderr})
+		done <- Run(ctx, append([]string{"serve", "--http", "127.0.0.1:0", "--zmq-pub", "off", "--zmq-in", "off", "--zmq-rpc", "off", "--udp", "off"}, args...), Stdio{Out: out, Err: stderr})
 	}()
 	stopped := false
 	var stopErr error
