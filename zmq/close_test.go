@@ -1,0 +1,198 @@
+package zmq_test
+
+// Close and subscription behaviour seen from a raw peer that plays
+// libzmq's side byte for byte (the golden files), so each test checks the
+// exact wire without a peer process.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/switchboard/switchboard/zmq"
+)
+
+// rawListener listens on tcp or unix for a Go socket to connect to, and
+// returns the endpoint in zmq's syntax.
+func rawListener(t *testing.T, network string) (net.Listener, string) {
+	t.Helper()
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		addr = filepath.Join(t.TempDir(), "s")
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	if network == "unix" {
+		return ln, "ipc://" + addr
+	}
+	return ln, "tcp://" + ln.Addr().String()
+}
+
+// rawAccept accepts one connection with a deadline.
+func rawAccept(t *testing.T, ln net.Listener) net.Conn {
+	t.Helper()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := ln.Accept()
+		ch <- res{c, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		t.Cleanup(func() { r.c.Close() })
+		r.c.SetDeadline(time.Now().Add(10 * time.Second))
+		return r.c
+	case <-time.After(10 * time.Second):
+		ln.Close()
+		t.Fatal("the Go socket did not connect")
+		return nil
+	}
+}
+
+// subscribeFrame is the SUBSCRIBE command libzmq sends to a ZMTP 3.1 peer.
+func subscribeFrame(topic string) []byte {
+	body := "\x09SUBSCRIBE" + topic
+	return append([]byte{0x04, byte(len(body))}, body...)
+}
+
+// TestCloseHalfCloses checks how Close ends a connection whose queue it
+// has written: the peer reads every message, then EOF (a FIN, not a reset
+// and not a hang-up while it is still reading), and Close waits for the
+// peer to close its side before it returns.
+func TestCloseHalfCloses(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			ln, ep := rawListener(t, network)
+			g, err := zmq.NewSocket(zmq.Push, &zmq.Config{Linger: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Connect(ep); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			const n = 100
+			for i := 0; i < n; i++ {
+				goSend(t, ctx, g, zmq.NewMsgString("hello")) // queued while connecting
+			}
+			closed := make(chan struct{})
+			go func() {
+				g.Close()
+				close(closed)
+			}()
+			c := rawAccept(t, ln)
+			handshake(t, c, "greeting-null.bin", "ready-pull.bin")
+			want := golden(t, "msg-short.bin")
+			for i := 0; i < n; i++ {
+				if got := rawFrame(t, c); !bytes.Equal(got, want) {
+					t.Fatalf("message %d:\n- want: % x\n-  got: % x", i, want, got)
+				}
+			}
+			var b [1]byte
+			if k, err := c.Read(b[:]); k != 0 || err != io.EOF {
+				t.Fatalf("after the last message: read %d bytes, %v; want EOF", k, err)
+			}
+			select {
+			case <-closed:
+				t.Fatal("Close returned before the peer closed its side (Linger is a minute)")
+			default:
+			}
+			c.Close()
+			select {
+			case <-closed:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Close still waiting after the peer closed")
+			}
+		})
+	}
+}
+
+// TestCloseFullRecvQueue checks that a socket whose receive queue is full
+// does not linger on that connection: Close stops taking messages, so its
+// reader reaches the peer's EOF.
+func TestCloseFullRecvQueue(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pull := newGo(t, zmq.Pull, &zmq.Config{RecvHWM: 1, Linger: time.Minute})
+	if err := pull.Bind("tcp://127.0.0.1:*"); err != nil {
+		t.Fatal(err)
+	}
+	push := newGo(t, zmq.Push, &zmq.Config{Linger: -1})
+	if err := push.Connect(pull.LastEndpoint()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		goSend(t, ctx, push, zmq.NewMsgString("x"))
+	}
+	goRecv(t, ctx, pull) // connected, and the queue refills at once
+	closed := make(chan struct{})
+	go func() {
+		pull.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		t.Fatal("Close held by a connection whose reader waits for room in the receive queue")
+	}
+	if _, err := pull.Recv(ctx); !errors.Is(err, zmq.ErrClosed) {
+		t.Fatalf("Recv after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestSubSubscribesOnce checks that each subscription reaches a new peer
+// exactly once: one made while connecting, then again after a reconnect.
+func TestSubSubscribesOnce(t *testing.T) {
+	ln, ep := rawListener(t, "tcp")
+	g := newGo(t, zmq.Sub, &zmq.Config{ReconnectIvl: 10 * time.Millisecond})
+	if err := g.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Subscribe([]byte("A")); err != nil { // before the handshake
+		t.Fatal(err)
+	}
+	c := rawAccept(t, ln)
+	handshake(t, c, "greeting-null.bin", "ready-pub.bin")
+	if got, want := rawFrame(t, c), subscribeFrame("A"); !bytes.Equal(got, want) {
+		t.Fatalf("first frame:\n- want: % x\n-  got: % x", want, got)
+	}
+	if err := g.Subscribe([]byte("B")); err != nil {
+		t.Fatal(err)
+	}
+	// The next frame is B's: A went out once.
+	if got, want := rawFrame(t, c), subscribeFrame("B"); !bytes.Equal(got, want) {
+		t.Fatalf("second frame:\n- want: % x\n-  got: % x", want, got)
+	}
+	c.Close()
+
+	c = rawAccept(t, ln) // the reconnection gets the whole set, once
+	handshake(t, c, "greeting-null.bin", "ready-pub.bin")
+	got := map[string]int{}
+	for i := 0; i < 2; i++ {
+		got[string(rawFrame(t, c))]++
+	}
+	if got[string(subscribeFrame("A"))] != 1 || got[string(subscribeFrame("B"))] != 1 {
+		t.Fatalf("after reconnecting: %v, want A and B once each", got)
+	}
+	if err := g.Subscribe([]byte("C")); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rawFrame(t, c), subscribeFrame("C"); !bytes.Equal(got, want) {
+		t.Fatalf("after reconnecting, next frame:\n- want: % x\n-  got: % x", want, got)
+	}
+}
