@@ -203,7 +203,8 @@ type serverExtra struct {
 	adminToken string
 }
 
-// routeWatch adds the admin endpoints: /metrics (Prometheus text),
+// routeWatch adds the admin endpoints: /metrics (Prometheus, through
+// client_golang: per door and protocol, plus Go and process metrics),
 // /api/conns (the JSON snapshot) and the live page /stats.
 func (s *Server) routeWatch() {
 	s.mux.Handle("/metrics", s.admin(monitor.PrometheusHandler(s.x.proc, s)))

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/switchboard/switchboard/hub"
 	"github.com/switchboard/switchboard/monitor"
@@ -109,18 +112,37 @@ func TestWatchConns(t *testing.T) {
 		t.Errorf("bob out: %d msgs %d bytes, want >= %d msgs", bob.MsgsOut, bob.BytesOut, n)
 	}
 
-	res, body := get(t, ts.url+"/metrics", nil)
-	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
-		t.Fatalf("/metrics: %s %s", res.Status, res.Header.Get("Content-Type"))
-	}
-	for _, want := range []string{
-		`switchboard_connections{proto="socket.io/websocket",door="socket.io"} 2`,
-		`switchboard_messages_received_total{proto="socket.io/websocket",door="socket.io"} `,
+	// /metrics reports the door's series (per door and protocol) through
+	// client_golang, and its counters grow as traffic flows.
+	const sio = `{door="socket.io",proto="socket.io/websocket"}`
+	m := scrapeMetrics(t, ts.url)
+	for name, min := range map[string]float64{
+		"switchboard_connections":             2,
+		"switchboard_messages_received_total": n + 2,
+		"switchboard_messages_sent_total":     n,
+		"switchboard_bytes_received_total":    n * 5,
+		"switchboard_bytes_sent_total":        n * 20,
 	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		if got := m[name+sio]; got < min {
+			t.Errorf("/metrics %s%s = %v, want >= %v", name, sio, got, min)
 		}
 	}
+	if got := m["switchboard_connections"+sio]; got != 2 {
+		t.Errorf("/metrics connections = %v, want 2", got)
+	}
+	for _, name := range []string{"switchboard_queue_messages" + sio, "switchboard_process_start_time_seconds", "go_goroutines", "process_resident_memory_bytes"} {
+		if _, ok := m[name]; !ok {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	for i := range n {
+		say(t, ctx, a, 100+i, "again")
+	}
+	in0, out0 := m["switchboard_messages_received_total"+sio], m["switchboard_messages_sent_total"+sio]
+	waitFor(t, "/metrics to count the second round", func() bool {
+		m = scrapeMetrics(t, ts.url)
+		return m["switchboard_messages_received_total"+sio] >= in0+n && m["switchboard_messages_sent_total"+sio] >= out0+n
+	})
 
 	for _, p := range []struct{ path, want, ctype string }{
 		{"/stats", `<script src="stats.js"`, "text/html"},
@@ -140,6 +162,54 @@ func TestWatchConns(t *testing.T) {
 	// A connection that goes is no longer listed.
 	b.Close(websocket.StatusNormalClosure, "")
 	waitFor(t, "bob to leave the snapshot", func() bool { return len(fetchSnapshot(t, ts.url, nil).Conns) == 1 })
+	// Its traffic stays counted: the counters never go down.
+	before := m
+	m = scrapeMetrics(t, ts.url)
+	if got := m["switchboard_connections"+sio]; got != 1 {
+		t.Errorf("/metrics connections after bob left = %v, want 1", got)
+	}
+	for _, name := range []string{"switchboard_messages_received_total", "switchboard_messages_sent_total", "switchboard_bytes_received_total", "switchboard_bytes_sent_total"} {
+		if m[name+sio] < before[name+sio] {
+			t.Errorf("/metrics %s went down from %v to %v when bob left", name, before[name+sio], m[name+sio])
+		}
+	}
+}
+
+// scrapeMetrics GETs /metrics and parses it with expfmt into
+// `name{door="d",proto="p"}` (or the bare name) → value.
+func scrapeMetrics(t *testing.T, base string) map[string]float64 {
+	t.Helper()
+	res, body := get(t, base+"/metrics", nil)
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("/metrics: %s %s", res.Status, res.Header.Get("Content-Type"))
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("/metrics: %v:\n%s", err, body)
+	}
+	out := map[string]float64{}
+	for name, f := range fams {
+		for _, m := range f.GetMetric() {
+			key := name
+			if ls := m.GetLabel(); len(ls) > 0 {
+				parts := make([]string, len(ls))
+				for i, l := range ls { // client_golang sorts them by name
+					parts[i] = l.GetName() + "=" + strconv.Quote(l.GetValue())
+				}
+				key += "{" + strings.Join(parts, ",") + "}"
+			}
+			switch {
+			case m.GetCounter() != nil:
+				out[key] = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				out[key] = m.GetGauge().GetValue()
+			default:
+				out[key] = -1
+			}
+		}
+	}
+	return out
 }
 
 // With an admin token, /api/conns and /metrics need it; the chat does not.

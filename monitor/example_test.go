@@ -3,6 +3,9 @@ package monitor_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/switchboard/switchboard/monitor"
@@ -41,4 +44,23 @@ func ExampleServe() {
 			fmt.Println(s.Process.Command, s.Totals.Conns)
 		}
 	}
+}
+
+// The Prometheus metrics of a Source, on an HTTP mux: per door and
+// protocol, plus the Go runtime and process metrics.
+func ExamplePrometheusHandler() {
+	started := time.Now()
+	src := monitor.SourceFunc(func() []monitor.Conn {
+		return []monitor.Conn{{ID: "1", Door: "irc", Proto: "tcp", State: "open", Since: started, MsgsIn: 3}}
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", monitor.PrometheusHandler(monitor.Self("myapp", nil, started), src))
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for line := range strings.Lines(rec.Body.String()) {
+		if strings.HasPrefix(line, "switchboard_messages_received_total") {
+			fmt.Print(line)
+		}
+	}
+	// Output: switchboard_messages_received_total{door="irc",proto="tcp"} 3
 }

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -94,28 +93,5 @@ func TestControlSocket(t *testing.T) {
 	}
 	if _, err := Fetch(ctx, srv.Path()); err == nil {
 		t.Fatal("fetch after close succeeded")
-	}
-}
-
-func TestWritePrometheus(t *testing.T) {
-	now := time.Unix(1000, 0)
-	s := NewSnapshot(Process{PID: 1, Command: "listen", Started: now}, now, append(sample(now),
-		Conn{ID: "c", Proto: "tcp", Door: `we"ird`, State: "open", MsgsIn: 1, BytesIn: 7}))
-	var b strings.Builder
-	if err := s.WritePrometheus(&b); err != nil {
-		t.Fatal(err)
-	}
-	out := b.String()
-	for _, want := range []string{
-		"# TYPE switchboard_bytes_received_total counter\n",
-		`switchboard_bytes_received_total{proto="tcp",door=""} 30` + "\n",
-		`switchboard_bytes_received_total{proto="tcp",door="we\"ird"} 7` + "\n",
-		`switchboard_connections{proto="udp",door=""} 1` + "\n",
-		`switchboard_queue_messages{proto="tcp",door=""} 2` + "\n",
-		"switchboard_process_start_time_seconds 1000\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("missing %q in:\n%s", want, out)
-		}
 	}
 }
