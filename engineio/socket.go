@@ -67,6 +67,7 @@ type Socket struct {
 	upTimer     *time.Timer   // bounds the upgrade
 	ws          *wsTransport  // set once the socket runs on WebSocket
 	flushing    bool          // a flusher goroutine owns writing to ws
+	aloneUntil  time.Duration // on srv.clock: no ws write before (flusher only)
 	lingering   bool          // closed, kept for the client's last GET
 	lingerTimer *time.Timer   // bounds lingering
 	// heartbeat
@@ -147,7 +148,17 @@ func (s *Socket) Stats() SocketStats {
 // queue (Config.MaxQueuedPackets) is full and ErrClosed after close. Writes
 // are coalesced: everything queued goes out in one poll response, or in
 // back-to-back WebSocket frames with one write.
-func (s *Socket) Send(m Message) error {
+func (s *Socket) Send(m Message) error { return s.send(m, false) }
+
+// SendAlone queues m like Send, except that on WebSocket the write carrying
+// m ends with it: messages queued after m go out in a later write, not
+// coalesced with m. A protocol's handshake reply is sent so (Socket.IO's
+// CONNECT), for clients that register their next listener only once they
+// have handled the reply and would miss a message delivered with it in
+// the same read. A long-polling response still carries everything queued.
+func (s *Socket) SendAlone(m Message) error { return s.send(m, true) }
+
+func (s *Socket) send(m Message, alone bool) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -158,7 +169,7 @@ func (s *Socket) Send(m Message) error {
 		s.srv.stats.queueFull.Add(1)
 		return ErrQueueFull
 	}
-	s.queue = append(s.queue, packet.Packet{Type: packet.Message, Binary: m.Binary, Data: m.Data})
+	s.queue = append(s.queue, packet.Packet{Type: packet.Message, Binary: m.Binary, Alone: alone, Data: m.Data})
 	s.kickLocked()
 	s.mu.Unlock()
 	return nil

@@ -88,6 +88,55 @@ func TestWebSocketBatchesFrames(t *testing.T) {
 	}
 }
 
+// TestSendAlone: what is queued after a SendAlone message goes out in a
+// later write, aloneGap after it (so no earlier than aloneGap after the
+// SendAlone call), in order; over polling everything still comes in one
+// response.
+func TestSendAlone(t *testing.T) {
+	t.Parallel()
+	t.Run("websocket", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, nil, nil)
+		c := e.mustDialWS("EIO=4&transport=websocket")
+		o := parseOpen(t, func() string { _, s := wsRead(t, c); return s }())
+		s := e.srv.Socket(o.SID)
+		start := time.Now()
+		if err := s.SendAlone(Message{Data: []byte("a")}); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []string{"b", "c"} {
+			if err := s.Send(Message{Data: []byte(m)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, w := range []string{"4a", "4b", "4c"} {
+			if _, got := wsRead(t, c); got != w {
+				t.Fatalf("want %q, got %q", w, got)
+			}
+			if w == "4b" {
+				if d := time.Since(start); d < aloneGap {
+					t.Errorf("4b came %v after SendAlone, want at least %v", d, aloneGap)
+				}
+			}
+		}
+	})
+	t.Run("polling", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, nil, nil)
+		sid := e.handshake()
+		s := e.srv.Socket(sid)
+		if err := s.SendAlone(Message{Data: []byte("a")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Send(Message{Data: []byte("b")}); err != nil {
+			t.Fatal(err)
+		}
+		if code, body := e.poll(sid); code != 200 || body != "4a\x1e4b" {
+			t.Errorf("poll: %d %q, want 200 \"4a\\x1e4b\"", code, body)
+		}
+	})
+}
+
 func TestWebSocketPingTimeout(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, fastHeartbeat(), nil)

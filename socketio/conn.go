@@ -189,7 +189,7 @@ func (c *conn) connect(p *parser.Packet) {
 		reply["pid"] = s.pid
 	}
 	s.connected.Store(true)
-	if err := s.sendPacket(&Packet{Type: PacketConnect, Namespace: ns.name, Data: reply}, false); err != nil {
+	if err := s.sendConnect(reply); err != nil {
 		s.onClose("transport error")
 		return
 	}
@@ -227,22 +227,49 @@ func (c *conn) sendConnectError(nsp string, payload map[string]any) {
 // dropped, anything else closes the connection (a slow consumer).
 func (c *conn) write(msgs []engineio.Message, volatile bool) error {
 	for i, m := range msgs {
-		err := c.ec.Send(m)
-		if err == nil {
-			continue
+		if err := c.ec.Send(m); err != nil {
+			return c.sendFailed(err, volatile && i == 0)
 		}
-		if errors.Is(err, engineio.ErrQueueFull) {
-			if volatile && i == 0 {
-				c.srv.volatileDropped.Add(1)
-				return nil
-			}
-			c.srv.slowConsumers.Add(1)
-			c.srv.log.Debug("slow consumer", "sid", c.ec.ID())
-			_ = c.ec.Close()
-		}
-		return fmt.Errorf("%w: %w", ErrDisconnected, err)
 	}
 	return nil
+}
+
+// aloneSender is implemented by *engineio.Socket (SendAlone).
+type aloneSender interface {
+	SendAlone(m engineio.Message) error
+}
+
+// writeAlone hands the single message m to the engine to go out in its own
+// WebSocket write, nothing queued after it coalesced with it. The CONNECT
+// reply goes so: clients that attach their next listener only after
+// handling it (the official protocol test suite does, a microtask later)
+// would miss an event the connection handler emits at once if both came
+// in one read. Broadcasts keep being coalesced.
+func (c *conn) writeAlone(m engineio.Message) error {
+	as, ok := c.ec.(aloneSender)
+	if !ok {
+		return c.write([]engineio.Message{m}, false)
+	}
+	if err := as.SendAlone(m); err != nil {
+		return c.sendFailed(err, false)
+	}
+	return nil
+}
+
+// sendFailed handles an engine Send error: on a full queue a droppable
+// (volatile) packet is counted and dropped, anything else closes the
+// connection (a slow consumer).
+func (c *conn) sendFailed(err error, droppable bool) error {
+	if errors.Is(err, engineio.ErrQueueFull) {
+		if droppable {
+			c.srv.volatileDropped.Add(1)
+			return nil
+		}
+		c.srv.slowConsumers.Add(1)
+		c.srv.log.Debug("slow consumer", "sid", c.ec.ID())
+		_ = c.ec.Close()
+	}
+	return fmt.Errorf("%w: %w", ErrDisconnected, err)
 }
 
 func (c *conn) remove(s *Socket) {

@@ -298,6 +298,15 @@ func (s *Socket) Disconnect(close bool) {
 	s.onClose("server namespace disconnect")
 }
 
+// sendConnect sends the CONNECT reply, alone in its write (writeAlone).
+func (s *Socket) sendConnect(reply map[string]any) error {
+	msgs, err := encodePacket(&Packet{Type: PacketConnect, Namespace: s.ns.name, Data: reply})
+	if err != nil {
+		return err
+	}
+	return s.conn.writeAlone(msgs[0])
+}
+
 func (s *Socket) sendPacket(p *Packet, volatile bool) error {
 	msgs, err := encodePacket(p)
 	if err != nil {

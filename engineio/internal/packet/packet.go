@@ -60,7 +60,11 @@ var (
 type Packet struct {
 	Type   Type
 	Binary bool
-	Data   []byte
+	// Alone, on a packet queued for sending, ends the WebSocket write
+	// that carries it: what is queued after it goes out in a later write.
+	// It is not part of the encoding.
+	Alone bool
+	Data  []byte
 }
 
 // Len returns the length of p's text form (AppendText) in bytes.
