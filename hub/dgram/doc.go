@@ -36,6 +36,14 @@
 // sender); when it is full they are dropped and counted: a sender that
 // does not read cannot hold up anyone.
 //
+// Config.Admit sees each new sender address before it is attached (a
+// refused one is answered "ERR refused reason" once and its datagrams are
+// counted in Stats.Refused). With Config.Authenticate set, a new sender's
+// first datagram must be "AUTH token" (answered "OK AUTH"); anything else
+// is answered "ERR ..." until then. Every sender, mirror and netlink door
+// is a hub.Watched connection (doors "udp", "mirror", "netlink") in
+// Hub.Conns, with its datagrams and bytes each way and its queue.
+//
 // # The multicast mirror
 //
 // A Mirror joins a room as the user Config.Name (default "mirror") and

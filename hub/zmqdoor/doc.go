@@ -48,4 +48,13 @@
 //
 // Listen binds the sockets; Serve runs the door until its ctx is done and
 // then closes everything and waits for its goroutines.
+//
+// While serving, each socket shows in Hub.Conns as a hub.Watched
+// connection (doors "zmq-pub", "zmq-in", "zmq-in-sub", "zmq-rpc"): its
+// bound endpoint, its peer's address (or "N peers"), the message and byte
+// counters of zmq.Socket.Stats summed over its peers, and the messages
+// waiting. Admission and security come from Config.Socket: its
+// Endpoint.Admit (hub.Guard.EndpointAdmit fits) sees each accepted peer,
+// and its Plain or Curve secures every socket ("switchboard serve --token"
+// uses PLAIN with any user name and the token as password).
 package zmqdoor
