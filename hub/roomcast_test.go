@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,10 +106,38 @@ func (r *recClient) saids() []string {
 	return out
 }
 
+// recPeer is a Peer of a door of its own that records the events it gets.
+type recPeer struct {
+	mu     sync.Mutex
+	events []*hub.Event
+}
+
+func (p *recPeer) Deliver(ev *hub.Event) error {
+	p.mu.Lock()
+	p.events = append(p.events, ev)
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *recPeer) Close() {}
+
+func (p *recPeer) saids() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, ev := range p.events {
+		if ev.Kind == hub.EventSaid {
+			out = append(out, ev.Text)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
 // A room's events reach the Socket.IO door's members as they were when
 // each event happened: not the sender, not a member that joined later nor
 // one that left before; each exactly once and in order. The per-connection
-// counters equal what each client got on the wire.
+// counters equal what each client got on the wire. A member on another
+// door (dave) hears and is heard exactly once.
 func TestRoomBroadcastMembers(t *testing.T) {
 	ts := startServer(t, &hub.ServerConfig{Hub: &hub.Config{Rate: 1e6, Burst: 1e6}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -116,8 +145,23 @@ func TestRoomBroadcastMembers(t *testing.T) {
 	alice := dialRec(t, ctx, ts.url, "alice")
 	bob := dialRec(t, ctx, ts.url, "bob")
 	carol := dialRec(t, ctx, ts.url, "carol")
+	dp := &recPeer{}
+	dave, err := ts.srv.Hub().Attach(dp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dave.Close()
+	if _, err := dave.SetName("dave"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dave.Join("lobby"); err != nil {
+		t.Fatal(err)
+	}
 	alice.request(ctx, "join", `"lobby"`)
 	bob.request(ctx, "join", `"lobby"`)
+	if _, err := dave.Say("lobby", "v1"); err != nil {
+		t.Fatal(err)
+	}
 	for i := 1; i <= 5; i++ {
 		alice.say(ctx, "lobby", "a"+strconv.Itoa(i))
 	}
@@ -139,9 +183,12 @@ func TestRoomBroadcastMembers(t *testing.T) {
 		user  string
 		saids string
 	}{
-		{alice, "alice", "b1 b2 b3"},
-		{bob, "bob", "a1 a2 a3 a4 a5 end"},
+		{alice, "alice", "v1 b1 b2 b3"},
+		{bob, "bob", "v1 a1 a2 a3 a4 a5 end"},
 		{carol, "carol", "b1 b2 b3 d1 b4"},
+	}
+	if got, want := dp.saids(), "a1 a2 a3 a4 a5 b1 b2 b3 b4 end"; got != want {
+		t.Errorf("dave heard %q, want %q", got, want)
 	}
 	conns := ts.srv.Hub().Conns()
 	for _, tt := range tests {

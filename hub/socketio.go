@@ -230,13 +230,13 @@ func (d *sioDoor) join(p Peer, key string) {
 		rc = &roomCount{}
 		d.rooms[key] = rc
 	}
-	rc.members++
 	sp.st.mu.Lock()
 	if sp.st.marks == nil {
 		sp.st.marks = make(map[string]roomMark)
 	}
 	if _, ok := sp.st.marks[key]; !ok {
 		sp.st.marks[key] = roomMark{rc: rc, msgs: rc.msgs.Load(), bytes: rc.bytes.Load()}
+		rc.members++
 	}
 	sp.st.mu.Unlock()
 }
