@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/switchboard/switchboard/hub"
+	"github.com/switchboard/switchboard/socketio"
 )
 
 // recClient is a raw Socket.IO client that records every event frame
@@ -224,5 +226,73 @@ func TestRoomBroadcastMembers(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%d topic events, want 1: %q", n, c.events)
 		}
+	}
+}
+
+// With connection state recovery, socketio gives a recovered socket back
+// the rooms of its last connection; the hub's rooms are not among them,
+// since the socket comes back as a new connection in no room.
+func TestRoomBroadcastRecovered(t *testing.T) {
+	ts := startServer(t, &hub.ServerConfig{
+		Hub:      &hub.Config{Rate: 1e6, Burst: 1e6},
+		SocketIO: &socketio.Config{ConnectionStateRecovery: &socketio.RecoveryConfig{}},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	bob := dialRec(t, ctx, ts.url, "bob")
+	bob.request(ctx, "join", `"lobby"`)
+
+	// alice connects by hand to learn her session id (pid) and the offset
+	// of a broadcast she got.
+	dial := func(auth string) (*websocket.Conn, string) {
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.url, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.CloseNow() })
+		if _, _, err := c.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Write(ctx, websocket.MessageText, []byte("40"+auth)); err != nil {
+			t.Fatal(err)
+		}
+		_, b, err := c.Read(ctx)
+		if err != nil || !strings.HasPrefix(string(b), "40{") {
+			t.Fatalf("connect: %q %v", b, err)
+		}
+		return c, string(b)
+	}
+	c1, hello := dial("")
+	var reply struct{ SID, PID string }
+	if err := json.Unmarshal([]byte(hello[2:]), &reply); err != nil || reply.PID == "" {
+		t.Fatalf("CONNECT reply %q: %v", hello, err)
+	}
+	alice := &recClient{t: t, c: c1}
+	alice.request(ctx, "nick", `"alice"`)
+	alice.request(ctx, "join", `"lobby"`)
+	bob.say(ctx, "lobby", "before")
+	alice.readUntil(ctx, func(m string) bool { return strings.Contains(m, `"text":"before"`) })
+	var args []any
+	last := alice.events[len(alice.events)-1]
+	if err := json.Unmarshal([]byte(last[2:]), &args); err != nil || len(args) != 3 {
+		t.Fatalf("said with offset: %q: %v", last, err)
+	}
+	offset, _ := args[2].(string)
+	c1.CloseNow() // transport close: recoverable
+	waitFor(t, "alice gone", func() bool { return len(ts.srv.Hub().Members("lobby")) == 1 })
+
+	auth, _ := json.Marshal(map[string]string{"pid": reply.PID, "offset": offset})
+	c2, hello2 := dial(string(auth))
+	if !strings.Contains(hello2, reply.SID) {
+		t.Fatalf("not recovered: %q, first sid %s", hello2, reply.SID)
+	}
+	alice2 := &recClient{t: t, c: c2}
+	bob.say(ctx, "lobby", "x") // alice2 is in no room of the hub
+	alice2.request(ctx, "nick", `"alice"`)
+	alice2.request(ctx, "join", `"lobby"`)
+	bob.say(ctx, "lobby", "y")
+	alice2.readUntil(ctx, func(m string) bool { return strings.Contains(m, `"text":"y"`) })
+	if got := strings.Join(alice2.saids(), " "); got != "y" {
+		t.Errorf("recovered alice heard %q, want %q", got, "y")
 	}
 }
