@@ -1,7 +1,9 @@
 package monitor
 
 import (
+	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -297,5 +300,51 @@ func TestControlSocketMetrics(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
+	}
+}
+
+// A scraper asking for the protobuf format (as Prometheus may) gets it,
+// gzip-compressed on request.
+func TestPrometheusHandlerProtobuf(t *testing.T) {
+	now := time.Now()
+	h := PrometheusHandler(Process{Started: now}, SourceFunc(func() []Conn { return sample(now) }))
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3")
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("%d, Content-Encoding %q", rec.Code, rec.Header().Get("Content-Encoding"))
+	}
+	format := expfmt.ResponseFormat(rec.Header())
+	if format.FormatType() != expfmt.TypeProtoDelim {
+		t.Fatalf("format %q, want protobuf", format)
+	}
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := expfmt.NewDecoder(zr, format)
+	found := false
+	for range 1000 {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if mf.GetName() != "switchboard_bytes_received_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "proto" && l.GetValue() == "tcp" && m.GetCounter().GetValue() == 30 {
+					found = true
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("no switchboard_bytes_received_total{proto=\"tcp\"} 30")
 	}
 }
