@@ -173,22 +173,27 @@ type peerGroup interface {
 // maxSpare bounds the outbox array kept for reuse.
 const maxSpare = 4096
 
-// delivery is one entry of the outbox: an event for one connection, an
-// event for a group door's members of a room, or a change of a group
-// door's rooms.
+// delivery is one entry of the outbox: an event for one connection
+// (op nil), or else an event for a group door's members of a room, or a
+// change of a group door's rooms (op says which). It stays three words:
+// a room of many connections of other doors queues one per member.
 type delivery struct {
+	c  *Conn  // the recipient; the member joining, leaving or gone; for toGroupRoom the connection skipped (nil: none)
+	ev *Event // shared by the event's recipients
+	op *groupOp
+}
+
+// groupOp is what a delivery to a group door is about.
+type groupOp struct {
 	kind deliveryKind
-	c    *Conn     // the recipient; the member joining, leaving or gone; for toGroupRoom the connection skipped (nil: none)
-	ev   *Event    // shared by the event's recipients
-	g    peerGroup // the door, but for toConn
-	key  string    // the room's key (room.key)
+	g    peerGroup
+	key  string // the room's key (room.key)
 }
 
 type deliveryKind uint8
 
 const (
-	toConn      deliveryKind = iota // ev to c
-	toGroupRoom                     // ev to g's members of room key but c
+	toGroupRoom deliveryKind = iota // ev to g's members of room key but c
 	groupJoin                       // c (of g) joined room key
 	groupLeave                      // c (of g) left room key
 	groupDrop                       // c (of g) is detached
@@ -199,9 +204,9 @@ type room struct {
 	key     string // the name as group doors know it: unique to this Hub
 	members map[*Conn]struct{}
 	solo    map[*Conn]struct{} // the members that are not of a group door
-	groups  map[peerGroup]int  // group door → its member connections
-	users   map[string]int     // name → member connections of that user
-	topic   string             // "" when none; gone with the room
+	groups  map[peerGroup]*groupMembers
+	users   map[string]int // name → member connections of that user
+	topic   string         // "" when none; gone with the room
 }
 
 // roomKeyPrefix starts every room key; socketio ids never hold ':'.
@@ -213,9 +218,15 @@ func (h *Hub) newRoom(name string) *room {
 		key:     roomKeyPrefix + h.prefix + ":" + name,
 		members: make(map[*Conn]struct{}),
 		solo:    make(map[*Conn]struct{}),
-		groups:  make(map[peerGroup]int),
+		groups:  make(map[peerGroup]*groupMembers),
 		users:   make(map[string]int),
 	}
+}
+
+// groupMembers are a group door's members of a room.
+type groupMembers struct {
+	n    int     // member connections
+	cast groupOp // the room's events to them
 }
 
 // addMember puts c in r; h.mu is held.
@@ -225,8 +236,13 @@ func (h *Hub) addMember(r *room, c *Conn) {
 		r.solo[c] = struct{}{}
 		return
 	}
-	r.groups[c.grp]++
-	h.queue(delivery{kind: groupJoin, c: c, g: c.grp, key: r.key})
+	gm := r.groups[c.grp]
+	if gm == nil {
+		gm = &groupMembers{cast: groupOp{kind: toGroupRoom, g: c.grp, key: r.key}}
+		r.groups[c.grp] = gm
+	}
+	gm.n++
+	h.queue(delivery{c: c, op: &groupOp{kind: groupJoin, g: c.grp, key: r.key}})
 }
 
 // delMember takes c out of r; h.mu is held.
@@ -236,10 +252,12 @@ func (h *Hub) delMember(r *room, c *Conn) {
 		delete(r.solo, c)
 		return
 	}
-	if r.groups[c.grp]--; r.groups[c.grp] <= 0 {
-		delete(r.groups, c.grp)
+	if gm := r.groups[c.grp]; gm != nil {
+		if gm.n--; gm.n <= 0 {
+			delete(r.groups, c.grp)
+		}
 	}
-	h.queue(delivery{kind: groupLeave, c: c, g: c.grp, key: r.key})
+	h.queue(delivery{c: c, op: &groupOp{kind: groupLeave, g: c.grp, key: r.key}})
 }
 
 // New returns a Hub configured by cfg (nil means defaults).
@@ -392,7 +410,7 @@ func (h *Hub) deliver(c *Conn, ev *Event) {
 	if c.detached {
 		return
 	}
-	h.queue(delivery{kind: toConn, c: c, ev: ev})
+	h.queue(delivery{c: c, ev: ev})
 }
 
 // queue appends d to the outbox; h.mu is held.
@@ -416,8 +434,8 @@ func (h *Hub) toRoom(r *room, ev *Event, skip *Conn) {
 			h.deliver(c, ev)
 		}
 	}
-	for g := range r.groups {
-		h.queue(delivery{kind: toGroupRoom, c: skip, ev: ev, g: g, key: r.key})
+	for _, gm := range r.groups {
+		h.queue(delivery{c: skip, ev: ev, op: &gm.cast})
 	}
 }
 
@@ -454,7 +472,7 @@ func (h *Hub) drain() {
 		h.mu.Unlock()
 		var failed []*Conn
 		for i := 0; i < len(batch); {
-			if d := batch[i]; d.kind != toConn {
+			if d := batch[i]; d.op != nil {
 				h.handGroup(d)
 				i++
 				continue
@@ -463,7 +481,7 @@ func (h *Hub) drain() {
 			// in-package doors that take many peers at once over together.
 			ev := batch[i].ev
 			j := i
-			for j < len(batch) && batch[j].kind == toConn && batch[j].ev == ev {
+			for j < len(batch) && batch[j].op == nil && batch[j].ev == ev {
 				j++
 			}
 			for k := i; k < j; k++ {
@@ -511,22 +529,23 @@ func (h *Hub) drain() {
 	h.drained.Broadcast()
 }
 
-// handGroup hands a group door an outbox entry other than toConn; only
-// the draining goroutine calls it.
+// handGroup hands a group door an outbox entry with an op; only the
+// draining goroutine calls it.
 func (h *Hub) handGroup(d delivery) {
-	switch d.kind {
+	op := d.op
+	switch op.kind {
 	case toGroupRoom:
 		var skip Peer
 		if d.c != nil {
 			skip = d.c.peer
 		}
-		d.g.toRoom(d.key, d.ev, skip)
+		op.g.toRoom(op.key, d.ev, skip)
 	case groupJoin:
-		d.g.join(d.c.peer, d.key)
+		op.g.join(d.c.peer, op.key)
 	case groupLeave:
-		d.g.leave(d.c.peer, d.key)
+		op.g.leave(d.c.peer, op.key)
 	case groupDrop:
-		d.g.drop(d.c.peer)
+		op.g.drop(d.c.peer)
 	}
 }
 
@@ -540,7 +559,7 @@ func (h *Hub) detach(c *Conn) {
 		h.leave(c, name)
 	}
 	if c.grp != nil {
-		h.queue(delivery{kind: groupDrop, c: c, g: c.grp})
+		h.queue(delivery{c: c, op: &groupOp{kind: groupDrop, g: c.grp}})
 	}
 	c.detached = true // the going connection is not told its own offline
 	c.gone.Store(true)
