@@ -7,7 +7,8 @@
 //     raised out of the way, every door's bookkeeping); its 10 ZeroMQ
 //     subscribers (package zmq SUB sockets) hear the room too;
 //   - hub-sio: the same daemon without the ZeroMQ door, to tell the
-//     hub core's cost from the extra door's;
+//     hub core's cost from the extra door's (on both hub sides the other
+//     doors, IRC, UDP, ZeroMQ in and rpc, are off);
 //   - bare: switchboard's socketio server with the same protocol's
 //     handlers written directly on it (no hub, no doors): "hubbench bare";
 //   - node: the official socket.io 4.8 server with the same handlers
@@ -98,12 +99,15 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	nodeDir := filepath.Join(filepath.Dir(script), "..", "node")
+	// The doors not under test are off (serve turns several on by
+	// default, on fixed ports that the two hub sides would share).
+	others := []string{"--zmq-in", "off", "--zmq-rpc", "off", "--udp", "off", "--irc", "off"}
 	sides := []side{
-		{name: "hub", nsubs: o.subs, argv: []string{o.switchboard, "serve", "--http", "127.0.0.1:0",
+		{name: "hub", nsubs: o.subs, argv: append([]string{o.switchboard, "serve", "--http", "127.0.0.1:0",
 			"--zmq-pub", "tcp://127.0.0.1:0", "--rate", "1e9", "--burst", "1000000000",
-			"--control=false", "--max-payload", "65536"}},
-		{name: "hub-sio", argv: []string{o.switchboard, "serve", "--http", "127.0.0.1:0",
-			"--rate", "1e9", "--burst", "1000000000", "--control=false"}},
+			"--control=false", "--max-payload", "65536"}, others...)},
+		{name: "hub-sio", argv: append([]string{o.switchboard, "serve", "--http", "127.0.0.1:0",
+			"--zmq-pub", "off", "--rate", "1e9", "--burst", "1000000000", "--control=false"}, others...)},
 		{name: "bare", argv: []string{self, "bare"}},
 		{name: "node", argv: []string{o.node, script}, env: []string{"NODE_PATH=" + filepath.Join(nodeDir, "node_modules")}},
 	}
