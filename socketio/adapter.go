@@ -135,9 +135,16 @@ type MemoryAdapter struct {
 // MemoryAdapter without embedding it is not bound, and sockets are then
 // looked up in the namespace). Lock order: MemoryAdapter.mu, then
 // Namespace.mu.
+//
+// The room named by the socket's own id is not stored in rooms nor in the
+// adapter's room map (it would cost an idle socket a map of its own): own
+// records that the socket is in it, and a lookup of a room also finds the
+// socket whose id it is in sids. rooms is nil until another room is
+// joined.
 type member struct {
 	rooms map[string]struct{}
 	s     *Socket
+	own   bool
 }
 
 type storedPacket struct {
@@ -173,10 +180,17 @@ func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 	defer a.mu.Unlock()
 	m := a.sids[id]
 	if m == nil {
-		m = &member{rooms: make(map[string]struct{}, len(rooms))}
+		m = &member{}
 		a.sids[id] = m
 	}
 	for _, r := range rooms {
+		if r == id {
+			m.own = true
+			continue
+		}
+		if m.rooms == nil {
+			m.rooms = make(map[string]struct{}, len(rooms))
+		}
 		m.rooms[r] = struct{}{}
 		rm := a.rooms[r]
 		if rm == nil {
@@ -201,9 +215,21 @@ func (a *MemoryAdapter) Del(id, room string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if m := a.sids[id]; m != nil {
+		if room == id {
+			m.own = false
+			return
+		}
 		delete(m.rooms, room)
 	}
 	a.delRoomLocked(id, room)
+}
+
+// ownLocked returns the member whose own-id room is room, or nil.
+func (a *MemoryAdapter) ownLocked(room string) *member {
+	if m := a.sids[room]; m != nil && m.own {
+		return m
+	}
+	return nil
 }
 
 func (a *MemoryAdapter) delRoomLocked(id, room string) {
@@ -239,12 +265,18 @@ func (a *MemoryAdapter) Sockets(rooms []string) []string {
 		return out
 	}
 	seen := make(map[string]struct{})
+	add := func(id string) {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
 	for _, r := range rooms {
+		if a.ownLocked(r) != nil {
+			add(r)
+		}
 		for id := range a.rooms[r] {
-			if _, ok := seen[id]; !ok {
-				seen[id] = struct{}{}
-				out = append(out, id)
-			}
+			add(id)
 		}
 	}
 	return out
@@ -258,7 +290,10 @@ func (a *MemoryAdapter) SocketRooms(id string) []string {
 	if m == nil {
 		return []string{}
 	}
-	out := make([]string, 0, len(m.rooms))
+	out := make([]string, 0, len(m.rooms)+1)
+	if m.own {
+		out = append(out, id)
+	}
 	for r := range m.rooms {
 		out = append(out, r)
 	}
@@ -275,6 +310,9 @@ func (a *MemoryAdapter) selectSockets(opts *BroadcastOptions) []*Socket {
 	if len(opts.Except) > 0 {
 		except = make(map[*member]struct{})
 		for _, r := range opts.Except {
+			if m := a.ownLocked(r); m != nil {
+				except[m] = struct{}{}
+			}
 			for _, m := range a.rooms[r] {
 				except[m] = struct{}{}
 			}
@@ -299,14 +337,28 @@ func (a *MemoryAdapter) selectSockets(opts *BroadcastOptions) []*Socket {
 			add(id, m)
 		}
 	case 1:
-		rm := a.rooms[opts.Rooms[0]]
-		out = make([]*Socket, 0, len(rm))
+		r := opts.Rooms[0]
+		rm := a.rooms[r]
+		own := a.ownLocked(r)
+		if own != nil {
+			// A socket's own room: usually it alone.
+			out = make([]*Socket, 0, len(rm)+1)
+			add(r, own)
+		} else {
+			out = make([]*Socket, 0, len(rm))
+		}
 		for id, m := range rm {
 			add(id, m)
 		}
 	default:
 		seen := make(map[*member]struct{})
 		for _, r := range opts.Rooms {
+			if m := a.ownLocked(r); m != nil {
+				if _, ok := seen[m]; !ok {
+					seen[m] = struct{}{}
+					add(r, m)
+				}
+			}
 			for id, m := range a.rooms[r] {
 				if _, ok := seen[m]; !ok {
 					seen[m] = struct{}{}

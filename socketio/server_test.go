@@ -279,6 +279,98 @@ func TestRoomsAndBroadcast(t *testing.T) {
 	}
 }
 
+// TestOwnRoom: a socket's own id is a room the adapter does not store,
+// with every room behaviour: listed, broadcast to, excepted, fetched,
+// left and joined again, shared with a socket joining it by name.
+func TestOwnRoom(t *testing.T) {
+	srv := newTestServer(t, nil)
+	cs, ss := setupClients(t, srv, 3)
+	ns := srv.Of("/")
+	a := ns.Adapter().(*MemoryAdapter)
+	id0, id1, id2 := ss[0].ID(), ss[1].ID(), ss[2].ID()
+	ss[0].Join("r")
+	ss[1].Join("r")
+	a.mu.RLock()
+	for _, id := range []string{id0, id1, id2} {
+		if _, stored := a.rooms[id]; stored {
+			t.Errorf("own room %s stored in the room map", id)
+		}
+	}
+	if a.sids[id2].rooms != nil {
+		t.Error("a socket in no other room has a rooms map")
+	}
+	a.mu.RUnlock()
+	sorted := func(ids ...string) []string { slices.Sort(ids); return ids }
+	fetched := func(op BroadcastOperator) []string {
+		rs, err := op.FetchSockets(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range rs {
+			ids = append(ids, r.ID)
+		}
+		return sorted(ids...)
+	}
+	steps := []struct {
+		name  string
+		setup func()
+		emit  func() error
+		want  []bool
+		rooms []string // ss[2].Rooms(), sorted
+	}{
+		{"to an id", nil, func() error { return ns.To(id0).Emit("m") }, []bool{true, false, false}, []string{id2}},
+		{"to two ids", nil, func() error { return ns.To(id0, id1).Emit("m") }, []bool{true, true, false}, nil},
+		{"to an id and a room, once each", nil, func() error { return ns.To(id0, "r").Emit("m") }, []bool{true, true, false}, nil},
+		{"except an id", nil, func() error { return ns.Except(id0).Emit("m") }, []bool{false, true, true}, nil},
+		{"room except an id", nil, func() error { return ns.To("r").Except(id1).Emit("m") }, []bool{true, false, false}, nil},
+		{"sender's broadcast to its id", nil, func() error { return ss[0].To(id0).Emit("m") }, []bool{false, false, false}, nil},
+		{"another socket joins an id", func() { ss[2].Join(id0) }, func() error { return ns.To(id0).Emit("m") }, []bool{true, false, true}, sorted(id0, id2)},
+		{"except a shared id", nil, func() error { return ns.Except(id0).Emit("m") }, []bool{false, true, false}, nil},
+		{"own room left", func() { ss[2].Leave(id0); ss[2].Leave(id2) }, func() error { return ns.To(id2).Emit("m") }, []bool{false, false, false}, []string{}},
+		{"own room joined again", func() { ss[2].Join(id2) }, func() error { return ns.To(id2).Emit("m") }, []bool{false, false, true}, []string{id2}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.setup != nil {
+				st.setup()
+			}
+			if err := st.emit(); err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range cs {
+				if st.want[i] {
+					if got := c.recv(); got != `2["m"]` {
+						t.Fatalf("client %d got %q", i, got)
+					}
+				} else {
+					c.noMessage()
+				}
+			}
+			if st.rooms != nil {
+				got := ss[2].Rooms()
+				slices.Sort(got)
+				if !slices.Equal(got, st.rooms) {
+					t.Errorf("rooms %v, want %v", got, st.rooms)
+				}
+			}
+		})
+	}
+	if got := sorted(a.Sockets([]string{id1, "r"})...); !slices.Equal(got, sorted(id0, id1)) {
+		t.Errorf("Sockets(id1, r) = %v", got)
+	}
+	if got := fetched(ns.To(id1)); !slices.Equal(got, []string{id1}) {
+		t.Errorf("FetchSockets(To(id1)) = %v", got)
+	}
+	if got := fetched(ns.To("r").Except(id0)); !slices.Equal(got, []string{id1}) {
+		t.Errorf("FetchSockets(To(r).Except(id0)) = %v", got)
+	}
+	ss[1].Disconnect(false)
+	if got := a.Sockets([]string{id1}); len(got) != 0 {
+		t.Errorf("Sockets(id1) after disconnect = %v", got)
+	}
+}
+
 func TestBroadcastEncodesOnce(t *testing.T) {
 	srv := newTestServer(t, nil)
 	cs, _ := setupClients(t, srv, 3)
@@ -441,7 +533,7 @@ func TestConnectionStateRecovery(t *testing.T) {
 		t.Fatalf("not recovered: sid %s->%s pid %v", sid, sid2, reply2["pid"])
 	}
 	s2 := recvChan(t, sockets)
-	if !s2.Recovered() || !slices.Contains(s2.Rooms(), "room") || !reflect.DeepEqual(s2.Data(), map[string]any{"user": "ann"}) {
+	if !s2.Recovered() || !slices.Contains(s2.Rooms(), "room") || !slices.Contains(s2.Rooms(), sid) || !reflect.DeepEqual(s2.Data(), map[string]any{"user": "ann"}) {
 		t.Fatalf("recovered %v rooms %v data %v", s2.Recovered(), s2.Rooms(), s2.Data())
 	}
 	for _, want := range []string{`51-["missed1",{"_placeholder":true,"num":0},"`, "b:\x09", `2["missed2","`} {
