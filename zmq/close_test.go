@@ -124,34 +124,51 @@ func TestCloseHalfCloses(t *testing.T) {
 
 // TestCloseFullRecvQueue checks that a socket whose receive queue is full
 // does not linger on that connection: Close stops taking messages, so its
-// reader reaches the peer's EOF.
+// reader reaches the peer's EOF. It also checks that a connection that
+// carried no messages is not lingered on.
 func TestCloseFullRecvQueue(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	pull := newGo(t, zmq.Pull, &zmq.Config{RecvHWM: 1, Linger: time.Minute})
-	if err := pull.Bind("tcp://127.0.0.1:*"); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		typ   [2]zmq.Type // the socket closed, its peer
+		reply bool        // the closed socket sent a message
+	}{
+		{"PAIR sent and receives", [2]zmq.Type{zmq.Pair, zmq.Pair}, true},
+		{"PULL receives only", [2]zmq.Type{zmq.Pull, zmq.Push}, false},
 	}
-	push := newGo(t, zmq.Push, &zmq.Config{Linger: -1})
-	if err := push.Connect(pull.LastEndpoint()); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 200; i++ {
-		goSend(t, ctx, push, zmq.NewMsgString("x"))
-	}
-	goRecv(t, ctx, pull) // connected, and the queue refills at once
-	closed := make(chan struct{})
-	go func() {
-		pull.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-ctx.Done():
-		t.Fatal("Close held by a connection whose reader waits for room in the receive queue")
-	}
-	if _, err := pull.Recv(ctx); !errors.Is(err, zmq.ErrClosed) {
-		t.Fatalf("Recv after Close: %v, want ErrClosed", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			a := newGo(t, tt.typ[0], &zmq.Config{RecvHWM: 1, Linger: time.Minute})
+			if err := a.Bind("tcp://127.0.0.1:*"); err != nil {
+				t.Fatal(err)
+			}
+			b := newGo(t, tt.typ[1], &zmq.Config{Linger: -1})
+			if err := b.Connect(a.LastEndpoint()); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 200; i++ {
+				goSend(t, ctx, b, zmq.NewMsgString("x"))
+			}
+			goRecv(t, ctx, a) // connected, and the queue refills at once
+			if tt.reply {
+				goSend(t, ctx, a, zmq.NewMsgString("y"))
+				goRecv(t, ctx, b) // written: Close waits for b's EOF
+			}
+			closed := make(chan struct{})
+			go func() {
+				a.Close()
+				close(closed)
+			}()
+			select {
+			case <-closed:
+			case <-ctx.Done():
+				t.Fatal("Close held by a connection whose reader waits for room in the receive queue")
+			}
+			if _, err := a.Recv(ctx); !errors.Is(err, zmq.ErrClosed) {
+				t.Fatalf("Recv after Close: %v, want ErrClosed", err)
+			}
+		})
 	}
 }
 

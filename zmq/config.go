@@ -80,8 +80,10 @@ type Config struct {
 	// SendHWM+RecvHWM, as in libzmq.
 	RecvHWM int
 
-	// Linger is how long Close waits for queued messages to be written.
-	// Default DefaultLinger; negative means discard them at once.
+	// Linger is how long Close waits for queued messages to be written
+	// and for each peer it sent messages to to close its side of the
+	// connection after the last one (see Socket.Close). Default DefaultLinger; negative means
+	// discard them and close at once.
 	Linger time.Duration
 	// MaxMsgSize is the largest message accepted from a peer, in bytes
 	// over all frames; a peer sending more is disconnected. Default

@@ -53,6 +53,7 @@ type zconn struct {
 	err      error
 
 	rx      atomic.Uint64 // frames received, for heartbeats
+	wrote   atomic.Bool   // a message was written: Close waits for the peer
 	peerTTL atomic.Int64  // nanoseconds asked for by the peer's PING
 
 	// reader-owned
@@ -603,6 +604,9 @@ func (c *zconn) writeLoop() {
 			}
 		}
 		clear(batch)
+		if msgs > 0 && !c.wrote.Load() {
+			c.wrote.Store(true)
+		}
 		p.msgsOut.Add(msgs)
 		p.bytesOut.Add(bytes)
 		p.mu.Lock()

@@ -133,10 +133,15 @@ func hwm(v int) int {
 	return v
 }
 
-// Close stops the socket: it stops listening, waits up to Config.Linger
-// for queued messages to be written, closes every connection, and waits
-// for every goroutine the socket started. Blocked Send and Recv calls
-// return ErrClosed. Close is idempotent and always returns nil.
+// Close stops the socket: it stops listening and receiving, waits up to
+// Config.Linger for queued messages to be written (to peers still
+// connecting too), then shuts down the sending side of every connection
+// that carried messages and, within the same Linger, waits for each of
+// those peers to close its side, so that a peer reads every message
+// before it sees the connection end.
+// Then it closes every connection and waits for every goroutine the
+// socket started. Blocked Send and Recv calls return ErrClosed at once.
+// Close is idempotent and always returns nil.
 func (s *Socket) Close() error {
 	s.once.Do(s.close)
 	return nil
@@ -219,21 +224,23 @@ func (s *Socket) linger(deadline time.Time) bool {
 	}
 }
 
-// shutdownConns ends every connection gracefully once its queue is
-// written: the writer shuts down the sending side (the peer reads EOF
-// after the last message), and the reader reads on until the peer closes
-// its side, or until the deadline. Closing at once could lose messages
-// still in the kernel: closing a Unix socket wakes the peer with POLLHUP,
-// and libzmq, when its receive queue is full at that moment, stops
-// reading the connection and drops what it has not read yet; closing a
-// TCP socket with unread input sends RST, and the peer's kernel discards
-// the data its application has not read.
+// shutdownConns ends gracefully every connection that carried messages,
+// once its queue is written: the writer shuts down the sending side (the
+// peer reads EOF after the last message), and the reader reads on until
+// the peer closes its side, or until the deadline. Closing at once could
+// lose messages still in the kernel: closing a Unix socket wakes the peer
+// with POLLHUP, and libzmq, when its receive queue is full at that
+// moment, stops reading the connection and drops what it has not read
+// yet; closing a TCP socket with unread input, or receiving anything
+// after closing, sends RST, and the peer's kernel discards the data its
+// application has not read. A connection that carried only commands
+// (handshake, subscriptions, heartbeats) closes at once.
 func (s *Socket) shutdownConns(deadline time.Time) {
 	var cs []*zconn
 	s.mu.Lock()
 	for _, p := range s.pipes {
 		p.mu.Lock()
-		if c := p.conn; c != nil {
+		if c := p.conn; c != nil && c.wrote.Load() {
 			cs = append(cs, c)
 		}
 		p.mu.Unlock()
