@@ -69,3 +69,20 @@ func TestRunSmall(t *testing.T) {
 		}
 	}
 }
+
+func TestPaired(t *testing.T) {
+	tests := []struct {
+		a, b []float64
+		want float64
+	}{
+		{[]float64{2, 4, 6}, []float64{1, 2, 3}, 2},
+		{[]float64{1, 10, 1}, []float64{1, 5, 2}, 1}, // ratios 1, 2, 0.5
+		{[]float64{3, 3}, []float64{1, 1, 1}, 3},     // extra rounds of one side ignored
+		{nil, []float64{1}, 0},
+	}
+	for _, tt := range tests {
+		if got := paired(tt.a, tt.b); got != tt.want {
+			t.Errorf("paired(%v, %v) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}

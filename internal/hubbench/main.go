@@ -139,10 +139,11 @@ func run(args []string, out io.Writer) error {
 	res := map[string]result{}
 	for i := range sides {
 		s := &sides[i]
-		r := result{rate: median(s.rates), cpu: median(s.cpus), writes: median(s.writes)}
+		r := result{rate: median(s.rates), cpu: median(s.cpus), writes: median(s.writes),
+			rates: s.rates, cpus: s.cpus, writess: s.writes}
 		res[s.name] = r
-		fmt.Fprintf(out, "   %-7s %.0f deliveries/s, %.2f µs server CPU per delivery (median; rounds: %s)\n",
-			s.name, r.rate, r.cpu/1e3, kilo(s.rates))
+		fmt.Fprintf(out, "   %-7s %.0f deliveries/s, %.2f µs server CPU per delivery (median; rounds: %s; %s µs)\n",
+			s.name, r.rate, r.cpu/1e3, kilo(s.rates), micro(s.cpus))
 	}
 	report(out, o, res["hub"], res["hub-sio"], res["bare"], res["node"])
 	return nil
@@ -155,30 +156,66 @@ type result struct {
 	rate   float64 // deliveries per second
 	cpu    float64 // server CPU nanoseconds per delivery
 	writes float64 // server write system calls per delivery
+
+	rates, cpus, writess []float64 // each round's, in order
+}
+
+// paired returns the median over rounds of a[i]/b[i]: the sides take
+// turns round by round, so each ratio compares two runs under about the
+// same background load, which drifts less within a pair than across the
+// whole run.
+func paired(a, b []float64) float64 {
+	n := min(len(a), len(b))
+	if n == 0 {
+		return 0
+	}
+	r := make([]float64, n)
+	for i := range n {
+		r[i] = a[i] / b[i]
+	}
+	return median(r)
 }
 
 // report prints the ratio table.
 func report(out io.Writer, o options, hub, sio, bare, node result) {
 	fmt.Fprintf(out, "\nHub broadcast in one room: hub = switchboard serve, %d Socket.IO clients + %d ZeroMQ subscribers; hub-sio = the same\n", o.clients, o.subs)
-	fmt.Fprintf(out, "without the ZeroMQ door; bare = switchboard socketio, same handlers, no hub; node = socket.io 4.8, same handlers\n")
+	fmt.Fprintf(out, "without the ZeroMQ door; bare = switchboard socketio, same handlers, no hub; node = socket.io 4.8, same handlers;\n")
+	fmt.Fprintf(out, "values are medians of the rounds, ratios medians of the per-round ratios\n")
 	fmt.Fprintf(out, "%-24s %10s %10s %10s %10s %9s %9s %9s  %s\n", "metric", "hub", "hub-sio", "bare", "node", "hub/sio", "hub/bare", "hub/node", "target")
-	row := func(name string, h, s, b, n float64, unit string, ok bool, target string) {
+	row := func(name string, h, s, b, n float64, unit string, hs, hb, hn float64, ok bool, target string) {
 		mark := "ok"
 		if !ok {
 			mark = "MISSED"
 		}
 		fmt.Fprintf(out, "%-24s %7.2f %-2s %7.2f %-2s %7.2f %-2s %7.2f %-2s %8.2fx %8.2fx %8.2fx  %s %s\n",
-			name, h, unit, s, unit, b, unit, n, unit, h/s, h/b, h/n, target, mark)
+			name, h, unit, s, unit, b, unit, n, unit, hs, hb, hn, target, mark)
 	}
-	row("deliveries/s", hub.rate/1e3, sio.rate/1e3, bare.rate/1e3, node.rate/1e3, "k", hub.rate >= 0.9*bare.rate, "hub/bare >= 0.90x")
-	row("server CPU per delivery", hub.cpu/1e3, sio.cpu/1e3, bare.cpu/1e3, node.cpu/1e3, "us", hub.cpu <= 1.1*bare.cpu, "hub/bare <= 1.10x")
-	row("write syscalls/delivery", hub.writes, sio.writes, bare.writes, node.writes, "", true, "(information)")
+	hb := paired(hub.rates, bare.rates)
+	row("deliveries/s", hub.rate/1e3, sio.rate/1e3, bare.rate/1e3, node.rate/1e3, "k",
+		paired(hub.rates, sio.rates), hb, paired(hub.rates, node.rates), hb >= 0.9, "hub/bare >= 0.90x")
+	hb = paired(hub.cpus, bare.cpus)
+	row("server CPU per delivery", hub.cpu/1e3, sio.cpu/1e3, bare.cpu/1e3, node.cpu/1e3, "us",
+		paired(hub.cpus, sio.cpus), hb, paired(hub.cpus, node.cpus), hb <= 1.1, "hub/bare <= 1.10x")
+	row("write syscalls/delivery", hub.writes, sio.writes, bare.writes, node.writes, "",
+		paired(hub.writess, sio.writess), paired(hub.writess, bare.writess), paired(hub.writess, node.writess), true, "(information)")
 }
 
 func median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// micro formats nanoseconds as microseconds.
+func micro(v []float64) string {
+	var b strings.Builder
+	for i, x := range v {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%.2f", x/1e3)
+	}
+	return b.String()
 }
 
 func kilo(v []float64) string {
