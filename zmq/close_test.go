@@ -213,3 +213,63 @@ func TestSubSubscribesOnce(t *testing.T) {
 		t.Fatalf("after reconnecting, next frame:\n- want: % x\n-  got: % x", want, got)
 	}
 }
+
+// TestCloseBeforePeerListens checks that Linger covers a peer that is not
+// there yet: Close, called while the dialer still retries, keeps
+// reconnecting until the queue is delivered, and the peer gets every
+// message.
+func TestCloseBeforePeerListens(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ep := "ipc://" + filepath.Join(t.TempDir(), "late")
+	ev := newEvents()
+	push, err := zmq.NewSocket(zmq.Push, &zmq.Config{Linger: time.Minute, Monitor: ev.add,
+		ReconnectIvl: 5 * time.Millisecond, ReconnectIvlMax: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := push.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	for i := 0; i < n; i++ {
+		goSend(t, ctx, push, zmq.NewMsgString("hello"))
+	}
+	// retries returns a predicate that matches the k-th failed dial.
+	retries := func(k int) func(zmq.Event) bool {
+		seen := 0
+		return func(e zmq.Event) bool {
+			if e.Type == zmq.EventConnectRetried {
+				seen++
+			}
+			return seen == k
+		}
+	}
+	ev.wait(t, ctx, retries(1)) // nobody listens yet
+	closed := make(chan struct{})
+	go func() {
+		push.Close()
+		close(closed)
+	}()
+	// Subscribe on a PUSH is ErrNotSupported, or ErrClosed once Close
+	// has begun: wait for that, then for one more failed dial.
+	for k := 2; ; k++ {
+		closing := errors.Is(push.Subscribe(nil), zmq.ErrClosed)
+		ev.wait(t, ctx, retries(k))
+		if closing {
+			break
+		}
+	}
+	pull := newGo(t, zmq.Pull, nil)
+	if err := pull.Bind(ep); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		wantMsg(t, "PULL received", zmq.NewMsgString("hello"), goRecv(t, ctx, pull))
+	}
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		t.Fatal("Close did not return after delivering its queue")
+	}
+}

@@ -263,13 +263,6 @@ func (s *Socket) shutdownConns(deadline time.Time) {
 	}
 }
 
-// isClosed reports whether Close has begun.
-func (s *Socket) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
-
 func (s *Socket) drained() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -429,6 +429,21 @@ func (s *Socket) Disconnect(endpoint string) error {
 	return fmt.Errorf("%w: %s", ErrNotFound, endpoint)
 }
 
+// closedIdle reports whether Close has begun and the pipe has nothing
+// left to write: then no reconnection is needed. While Close lingers
+// with messages queued, the dialer reconnects to deliver them.
+func (d *dialer) closedIdle() bool {
+	s := d.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		return false
+	}
+	d.p.mu.Lock()
+	defer d.p.mu.Unlock()
+	return len(d.p.q) == 0
+}
+
 // run connects and reconnects until the dialer stops.
 func (d *dialer) run() {
 	s := d.s
@@ -444,8 +459,8 @@ func (d *dialer) run() {
 				backoff = ivl
 			}
 		}
-		if d.ctx.Err() != nil || ivl < 0 || s.isClosed() {
-			return // no new connection while Close lingers
+		if d.ctx.Err() != nil || ivl < 0 || d.closedIdle() {
+			return
 		}
 		wait := backoff
 		if backoff *= 2; backoff > s.cfg.ReconnectIvlMax {
