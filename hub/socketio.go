@@ -35,15 +35,17 @@ func serveSocketIO(h *Hub, ns *socketio.Namespace, g *Guard) *sioDoor {
 			s.Disconnect(true)
 			return
 		}
-		if s.Recovered() {
-			// Connection state recovery restored the socketio rooms of
-			// the socket's last connection; its new Conn is in none.
+		// Leave the hub's socketio rooms before socketio persists the
+		// session for connection state recovery (disconnecting handlers
+		// run first): a recovered socket's new Conn is in no room, so it
+		// must not be restored into the old ones, even for a moment.
+		s.OnDisconnecting(func(string) {
 			for _, r := range s.Rooms() {
 				if strings.HasPrefix(r, roomKeyPrefix) {
 					s.Leave(r)
 				}
 			}
-		}
+		})
 		s.OnDisconnect(func(string) { c.Close(); release() })
 		s.OnAny(func(event string, args []any) {
 			st.msgsIn.Add(1)
