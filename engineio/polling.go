@@ -21,20 +21,32 @@ var errOverlap = fmt.Errorf("%w: overlapping polling requests", ErrTransport)
 func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 	srv := s.srv
 	s.mu.Lock()
-	if cand := s.upgrade; cand != nil && s.probed && !s.polling && !s.closed {
-		// The client may have sent "5" on the probed WebSocket before
-		// this GET: if the candidate has data in flight, let it be
-		// handled first, so the GET meets an upgraded session (400) as
-		// it would on the reference server.
+	if cand := s.upgrade; cand != nil && !s.polling && !s.closed {
+		// The client may have sent "2probe" and "5" on the candidate
+		// WebSocket before this GET: while the candidate has data in
+		// flight, let it be handled first, so the GET meets an upgraded
+		// session (400) as it would on the reference server. A real
+		// client's poll waits only until its 2probe is handled: it sends
+		// "5" after this poll returns.
 		s.mu.Unlock()
 		if cand.inFlight() {
 			t := time.NewTimer(min(srv.cfg.UpgradeTimeout, time.Second))
-			select {
-			case <-cand.upDone:
-			case <-s.done:
-			case <-r.Context().Done():
-			case <-t.C:
+			tick := time.NewTicker(time.Millisecond)
+		wait:
+			for cand.inFlight() {
+				select {
+				case <-cand.upDone:
+					break wait
+				case <-s.done:
+					break wait
+				case <-r.Context().Done():
+					break wait
+				case <-t.C:
+					break wait
+				case <-tick.C:
+				}
 			}
+			tick.Stop()
 			t.Stop()
 		}
 		s.mu.Lock()
