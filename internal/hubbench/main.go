@@ -51,6 +51,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/procstat"
 	"github.com/switchboard/switchboard/zmq"
 )
 
@@ -533,11 +534,11 @@ func (s *side) sayRound(k int, wait time.Duration) error {
 // measure runs rounds for about dur and records deliveries per second and
 // CPU per delivery.
 func (s *side) measure(dur time.Duration) error {
-	c0, err := cpu(s.cmd.Process.Pid)
+	c0, err := procstat.CPU(s.cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
-	w0, err := writes(s.cmd.Process.Pid)
+	w0, err := procstat.Writes(s.cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
@@ -551,11 +552,11 @@ func (s *side) measure(dur time.Duration) error {
 		n++
 	}
 	elapsed := time.Since(start)
-	c1, err := cpu(s.cmd.Process.Pid)
+	c1, err := procstat.CPU(s.cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
-	w1, err := writes(s.cmd.Process.Pid)
+	w1, err := procstat.Writes(s.cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
@@ -571,42 +572,6 @@ func cmp(a, b error) error {
 		return a
 	}
 	return b
-}
-
-// cpu returns the process's user+system CPU time (/proc/PID/stat).
-func cpu(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	i := bytes.LastIndexByte(b, ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc/PID/stat")
-	}
-	// After the command: state(0) ... utime(11) stime(12), in clock ticks
-	// (USER_HZ, 100 on Linux).
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, nil
-}
-
-// writes returns the number of write system calls the process made
-// (/proc/PID/io syscw): how well it batches frames into writes.
-func writes(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "syscw:"); ok {
-			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		}
-	}
-	return 0, errors.New("no syscw in /proc/PID/io")
 }
 
 // conn is a lean Socket.IO-over-WebSocket client (RFC 6455 framing by

@@ -40,6 +40,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchboard/switchboard/internal/procstat"
 )
 
 func main() {
@@ -357,42 +359,6 @@ func start(s server) (p *proc, stop func(), err error) {
 	return &proc{cmd: cmd, stdin: stdin, lines: lines, addr: "127.0.0.1:" + strconv.Itoa(hello.Port), pid: cmd.Process.Pid}, stop, nil
 }
 
-// cpu returns the process's user+system CPU time (/proc/PID/stat).
-func cpu(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc/PID/stat")
-	}
-	// After the command: state(0) ... utime(11) stime(12), in clock ticks
-	// (USER_HZ, 100 on Linux).
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return time.Duration(ut+st) * 10 * time.Millisecond, nil
-}
-
-// rss returns the process's resident set size (/proc/PID/status VmRSS).
-func rss(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb * 1024, err
-		}
-	}
-	return 0, errors.New("no VmRSS")
-}
-
 // dialAll connects n clients, a few at a time.
 func dialAll(addr string, n int) ([]*conn, error) {
 	conns := make([]*conn, n)
@@ -518,7 +484,7 @@ func (b *broadcaster) round() error {
 // measure runs bursts for about dur and returns deliveries per second and
 // the server's CPU time per delivery.
 func (b *broadcaster) measure(dur time.Duration) (float64, time.Duration, error) {
-	c0, err := cpu(b.p.pid)
+	c0, err := procstat.CPU(b.p.pid)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -531,7 +497,7 @@ func (b *broadcaster) measure(dur time.Duration) (float64, time.Duration, error)
 		n++
 	}
 	elapsed := time.Since(start)
-	c1, err := cpu(b.p.pid)
+	c1, err := procstat.CPU(b.p.pid)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -620,7 +586,7 @@ func idle(p *proc, n int) (float64, error) {
 // steadyRSS waits until the RSS stops changing by more than 1% over half
 // a second (at most 5 s) and returns it.
 func steadyRSS(pid int) (int64, error) {
-	prev, err := rss(pid)
+	prev, err := procstat.RSS(pid)
 	if err != nil {
 		return 0, err
 	}
@@ -628,7 +594,7 @@ func steadyRSS(pid int) (int64, error) {
 	defer tick.Stop()
 	for range 10 {
 		<-tick.C
-		cur, err := rss(pid)
+		cur, err := procstat.RSS(pid)
 		if err != nil {
 			return 0, err
 		}

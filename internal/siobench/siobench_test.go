@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/switchboard/switchboard/internal/procstat"
 	"github.com/switchboard/switchboard/socketio"
 )
 
@@ -93,14 +94,14 @@ func TestScenarios(t *testing.T) {
 
 func TestProcReaders(t *testing.T) {
 	pid := os.Getpid()
-	if _, err := cpu(pid); err != nil {
+	if _, err := procstat.CPU(pid); err != nil {
 		t.Error(err)
 	}
-	r, err := rss(pid)
+	r, err := procstat.RSS(pid)
 	if err != nil || r <= 0 {
 		t.Errorf("rss %d %v", r, err)
 	}
-	if _, err := cpu(1 << 30); err == nil {
+	if _, err := procstat.CPU(1 << 30); err == nil {
 		t.Error("cpu of a missing process: no error")
 	}
 }
