@@ -20,6 +20,26 @@ var errOverlap = fmt.Errorf("%w: overlapping polling requests", ErrTransport)
 // queued, else when some are, or when the socket closes or upgrades.
 func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 	srv := s.srv
+	if s.accepting.Load() > 0 {
+		// A WebSocket for this sid is mid-handshake: let it register as
+		// the upgrade candidate first (bounded), so the check below sees it.
+		t := time.NewTimer(min(srv.cfg.UpgradeTimeout, time.Second))
+		tick := time.NewTicker(time.Millisecond)
+	registering:
+		for s.accepting.Load() > 0 {
+			select {
+			case <-s.done:
+				break registering
+			case <-r.Context().Done():
+				break registering
+			case <-t.C:
+				break registering
+			case <-tick.C:
+			}
+		}
+		tick.Stop()
+		t.Stop()
+	}
 	s.mu.Lock()
 	if cand := s.upgrade; cand != nil && !s.polling && !s.closed {
 		// The client may have sent "2probe" and "5" on the candidate

@@ -488,12 +488,15 @@ func (srv *Server) handleUpgrade(s *Socket, w http.ResponseWriter, r *http.Reque
 			return
 		}
 	}
+	s.accepting.Add(1)
 	t, err := srv.acceptWS(w, r, s)
 	if err != nil {
+		s.accepting.Add(-1)
 		srv.log.Debug("websocket accept failed", "sid", s.id, "err", err)
 		return
 	}
 	s.mu.Lock()
+	s.accepting.Add(-1)
 	if s.closed || s.ws != nil || s.upgrade != nil {
 		// Already upgraded or upgrading: like the reference server,
 		// complete the handshake, then close this WebSocket.

@@ -31,15 +31,18 @@ type Message struct {
 // one at a time and in order, and must not block: hand slow work to another
 // goroutine. OnClose runs exactly once, after the last OnMessage.
 type Socket struct {
-	srv      *Server
-	id       string
-	url      *url.URL // of the handshake request, which is not kept whole
-	header   http.Header
-	host     string
-	tls      *tls.ConnectionState
-	local    string
-	remote   string
-	maxQueue int
+	// accepting counts WebSocket handshakes under way for this sid, not
+	// yet registered as the upgrade candidate (see handleUpgrade).
+	accepting atomic.Int32
+	srv       *Server
+	id        string
+	url       *url.URL // of the handshake request, which is not kept whole
+	header    http.Header
+	host      string
+	tls       *tls.ConnectionState
+	local     string
+	remote    string
+	maxQueue  int
 
 	onMessage func(Message)
 	onClose   func(reason string, err error)
