@@ -39,7 +39,7 @@ type zconn struct {
 	s         *Socket
 	p         *pipe
 	nc        net.Conn
-	br        *bufio.Reader
+	br        *connReader
 	bw        *bufio.Writer
 	peerMinor byte
 	peerType  string
@@ -129,7 +129,7 @@ func (s *Socket) handshake(ctx context.Context, nc net.Conn) (*zconn, error) {
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-	c := &zconn{s: s, nc: nc, br: bufio.NewReaderSize(nc, readBufSize), done: make(chan struct{}), shut: make(chan struct{})}
+	c := &zconn{s: s, nc: nc, br: newConnReader(nc, readBufSize), done: make(chan struct{}), shut: make(chan struct{})}
 	var mech zmtp.Mechanism = zmtp.NewNull(s.metadata())
 	if pc := s.cfg.Plain; pc != nil {
 		mech = &zmtp.Plain{Server: pc.Server, Username: pc.Username, Password: pc.Password,
@@ -287,7 +287,7 @@ func (s *Socket) serveConn(ctx context.Context, nc net.Conn, p *pipe, endpoint, 
 // small.
 func (c *zconn) alloc(n int) []byte {
 	if n > slabMax {
-		return make([]byte, n)
+		return c.s.pool.get(n)
 	}
 	if cap(c.slab)-len(c.slab) < n {
 		c.slab = make([]byte, 0, slabSize)
@@ -414,8 +414,8 @@ func (c *zconn) readLoop() error {
 		var body []byte
 		if size <= trustedSize {
 			body = c.alloc(int(size))
-			if _, err := io.ReadFull(c.br, body); err != nil {
-				return noEOF(err)
+			if err := c.br.ReadFull(body); err != nil {
+				return err
 			}
 		} else {
 			// Without a limit, never trust a large declared size: grow

@@ -1,7 +1,6 @@
 package zmq
 
 import (
-	"bufio"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -187,7 +186,7 @@ func (c *zconn) secureCurve(mech zmtp.Mechanism) {
 	}
 	cc := &curveConn{Conn: c.nc, r: c.br, codec: cm.Codec(), max: max}
 	c.nc = cc
-	c.br = bufio.NewReaderSize(cc, readBufSize)
+	c.br = newConnReader(cc, readBufSize)
 }
 
 // curveConn carries plain ZMTP frames as CURVE MESSAGE commands. Write
@@ -195,7 +194,7 @@ func (c *zconn) secureCurve(mech zmtp.Mechanism) {
 // Read returns decrypted frames to one reader goroutine.
 type curveConn struct {
 	net.Conn
-	r     *bufio.Reader
+	r     *connReader
 	codec *zmtp.CurveCodec
 	max   int64
 

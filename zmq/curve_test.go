@@ -1,7 +1,6 @@
 package zmq
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -282,7 +281,7 @@ func TestCurveConnStream(t *testing.T) {
 			}
 			rest = rest[n:]
 		}
-		r := &curveConn{r: bufioReader(&wire), codec: zmtp.NewCurveCodec(key, true), max: -1}
+		r := &curveConn{r: newConnReader(&wire, 4096), codec: zmtp.NewCurveCodec(key, true), max: -1}
 		var got bytes.Buffer
 		buf := make([]byte, 1000)
 		for got.Len() < len(stream) {
@@ -305,7 +304,6 @@ type writeConn struct {
 
 func (c *writeConn) Write(p []byte) (int, error) { return c.w.Write(p) }
 
-func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
 
 // BenchmarkCurvePushPull measures one-way PUSH/PULL throughput over
 // loopback tcp with CURVE, beside NULL on the same path.

@@ -31,6 +31,7 @@ type Socket struct {
 	once   sync.Once
 
 	nextPipe atomic.Uint64
+	pool     framePool
 	dropped  atomic.Uint64
 	refused  atomic.Uint64
 

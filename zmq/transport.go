@@ -568,6 +568,10 @@ func join(p *pipe, b *Socket, endpoint string) {
 		b.emit(Event{Type: EventHandshakeFailed, Endpoint: endpoint, PeerType: s.typ.String(), Err: err})
 		return
 	}
+	// Each side receives the other's frames as they are: neither may
+	// recycle them (see Recycle).
+	s.pool.inproc.Store(true)
+	b.pool.inproc.Store(true)
 	q := b.newPipe(endpoint, "inproc", false)
 	// Over inproc a queue holds the sender's SendHWM plus the
 	// receiver's RecvHWM, as in libzmq.

@@ -1,0 +1,98 @@
+package zmq
+
+import (
+	"math/bits"
+	"sync"
+	"sync/atomic"
+)
+
+// Size classes of recycled frame buffers: powers of two from poolMin to
+// poolMax bytes. Frames up to slabMax are carved from shared slabs and
+// never recycled, so the smallest class lies above slabMax.
+const (
+	poolMinShift = 11 // 2 KiB
+	poolMaxShift = 20 // 1 MiB
+	poolClasses  = poolMaxShift - poolMinShift + 1
+	poolMin      = 1 << poolMinShift
+	poolMax      = 1 << poolMaxShift
+	// poolClassBytes bounds what one class keeps (at least two buffers).
+	poolClassBytes = 1 << 20
+)
+
+// framePool keeps the buffers of received frames that the application
+// gave back with Socket.Recycle, for the connections' readers to fill
+// again: a stream of large messages then allocates (and the runtime
+// zeroes and collects) nothing per message. It stays off, costing
+// nothing, until the first Recycle.
+type framePool struct {
+	on     atomic.Bool // Recycle was called: allocate class-sized buffers
+	inproc atomic.Bool // frames may be a sender's own memory: never pool
+	mu     sync.Mutex
+	free   [poolClasses][][]byte
+}
+
+// class returns the size class of an n-byte frame and whether it has one.
+func poolClass(n int) (int, bool) {
+	if n <= slabMax || n > poolMax {
+		return 0, false
+	}
+	shift := bits.Len(uint(n - 1))
+	return max(shift, poolMinShift) - poolMinShift, true
+}
+
+// get returns an n-byte buffer: a recycled one when it can, else a new
+// one whose capacity is its class's size, so that it can come back.
+func (fp *framePool) get(n int) []byte {
+	if !fp.on.Load() {
+		return make([]byte, n)
+	}
+	c, ok := poolClass(n)
+	if !ok {
+		return make([]byte, n)
+	}
+	fp.mu.Lock()
+	if l := len(fp.free[c]); l > 0 {
+		b := fp.free[c][l-1]
+		fp.free[c][l-1] = nil
+		fp.free[c] = fp.free[c][:l-1]
+		fp.mu.Unlock()
+		return b[:n]
+	}
+	fp.mu.Unlock()
+	return make([]byte, n, 1<<(c+poolMinShift))
+}
+
+// put keeps the frames of m whose capacity is exactly a class's size.
+func (fp *framePool) put(m Msg) {
+	if fp.inproc.Load() {
+		return
+	}
+	fp.on.Store(true)
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	for _, f := range m {
+		c, ok := poolClass(cap(f))
+		if !ok || cap(f) != 1<<(c+poolMinShift) {
+			continue
+		}
+		if keep := max(2, poolClassBytes>>(c+poolMinShift)); len(fp.free[c]) >= keep {
+			continue
+		}
+		fp.free[c] = append(fp.free[c], f[:cap(f)])
+	}
+}
+
+// Recycle gives the frames of m, a message this socket's Recv returned,
+// back to the socket, which reuses their memory for later messages from
+// its tcp, ipc and tls peers. It is optional and costs nothing until
+// first used: a program that receives large messages at a high rate
+// calls it once done with each one, as a libzmq program calls
+// zmq_msg_close, and then receives without allocating. m and its frames
+// must not be used afterwards, nor recycled twice. Frames received over
+// inproc are the sender's own memory: a socket with an inproc peer
+// ignores Recycle. Small frames (up to 1 KiB), which share memory with
+// other messages, and frames the socket did not allocate are left to the
+// garbage collector.
+func (s *Socket) Recycle(m Msg) {
+	s.pool.put(m)
+}

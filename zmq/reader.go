@@ -1,0 +1,181 @@
+package zmq
+
+import (
+	"io"
+	"net"
+	"syscall"
+)
+
+// Sizes of the receive path.
+const (
+	// directMin: a body with at least this many bytes still to come is
+	// read straight from the connection into its own memory rather than
+	// through the buffer (no copy), as libzmq's decoder does for large
+	// messages.
+	directMin = 8 << 10
+	// overflowMax bounds what a direct read takes beyond the body into
+	// the buffer: the next frame's header and the start of its body,
+	// which is then copied. A small bound keeps a stream of large frames
+	// mostly copy-free; small frames still fill the whole buffer.
+	overflowMax = 8 << 10
+)
+
+// connReader is a connection's buffered reader: bufio.Reader's Peek,
+// Discard and Read, plus ReadFull, which reads large bodies without a
+// copy, with one readv that also fetches what follows the body where the
+// connection is a plain socket. It is owned by the connection's reader
+// goroutine.
+type connReader struct {
+	src  io.Reader
+	buf  []byte
+	r, w int
+	err  error // sticky: returned once the buffer is drained
+	// big: the last body was read directly; fills take at most
+	// overflowMax bytes, so that the next large body is not copied.
+	big bool
+
+	rv *readv // nil: src is not a socket, or not on Linux
+}
+
+func newConnReader(src io.Reader, size int) *connReader {
+	b := &connReader{src: src, buf: make([]byte, size)}
+	// Only a bare socket: a wrapper that has a descriptor (TLS over
+	// endpoint.Conn) transforms the bytes on it.
+	var sc syscall.Conn
+	switch c := src.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	}
+	if sc != nil {
+		if rc, err := sc.SyscallConn(); err == nil {
+			b.rv = newReadv(rc)
+		}
+	}
+	return b
+}
+
+// Buffered returns the number of bytes that can be read without I/O.
+func (b *connReader) Buffered() int { return b.w - b.r }
+
+// fill reads once from src into the free end of the buffer, moving what
+// is buffered to the front first when the end is full.
+func (b *connReader) fill() error {
+	if b.err != nil {
+		return b.err
+	}
+	if b.r == b.w {
+		b.r, b.w = 0, 0
+	} else if b.w == len(b.buf) {
+		b.w = copy(b.buf, b.buf[b.r:b.w])
+		b.r = 0
+	}
+	end := len(b.buf)
+	if b.big {
+		end = min(end, b.w+overflowMax)
+	}
+	for range 100 {
+		n, err := b.src.Read(b.buf[b.w:end])
+		b.w += n
+		if err != nil {
+			b.err = err
+			if n > 0 {
+				return nil
+			}
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	b.err = io.ErrNoProgress
+	return b.err
+}
+
+// Peek returns the next n bytes without consuming them; n is at most the
+// buffer's size. With fewer bytes available it returns what there is and
+// the read error.
+func (b *connReader) Peek(n int) ([]byte, error) {
+	for b.w-b.r < n {
+		if err := b.fill(); err != nil {
+			return b.buf[b.r:b.w], err
+		}
+	}
+	return b.buf[b.r : b.r+n], nil
+}
+
+// Discard skips n buffered bytes; n is at most Buffered().
+func (b *connReader) Discard(n int) { b.r += n }
+
+// Read reads into p as bufio.Reader does: from the buffer, or with an
+// empty buffer and a large p, straight from src.
+func (b *connReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if b.r == b.w {
+		if b.err != nil {
+			return 0, b.err
+		}
+		if len(p) >= len(b.buf) {
+			n, err := b.src.Read(p)
+			if err != nil {
+				b.err = err
+			}
+			return n, err
+		}
+		if err := b.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, b.buf[b.r:b.w])
+	b.r += n
+	return n, nil
+}
+
+// ReadFull fills p: first from the buffer, then, for a large remainder,
+// straight from the connection (with readv, also into the buffer up to
+// overflowMax bytes beyond p), else through the buffer. Like io.ReadFull
+// it returns io.ErrUnexpectedEOF when the stream ends inside p.
+func (b *connReader) ReadFull(p []byte) error {
+	b.big = len(p) >= 2*directMin
+	n := copy(p, b.buf[b.r:b.w])
+	b.r += n
+	p = p[n:]
+	for len(p) >= directMin {
+		if b.err != nil {
+			return noEOF(b.err)
+		}
+		var k int
+		var err error
+		if b.rv != nil {
+			// The buffer is empty here: the bytes after p go to its front.
+			b.r, b.w = 0, 0
+			var extra int
+			k, extra, err = b.rv.read(p, b.buf[:min(overflowMax, len(b.buf))])
+			b.w = extra
+		} else {
+			k, err = b.src.Read(p)
+		}
+		p = p[k:]
+		if err != nil {
+			b.err = err
+			if len(p) == 0 {
+				return nil
+			}
+			return noEOF(err)
+		}
+	}
+	for len(p) > 0 {
+		if b.r == b.w {
+			if err := b.fill(); err != nil {
+				return noEOF(err)
+			}
+		}
+		n := copy(p, b.buf[b.r:b.w])
+		b.r += n
+		p = p[n:]
+	}
+	return nil
+}
