@@ -304,7 +304,6 @@ type writeConn struct {
 
 func (c *writeConn) Write(p []byte) (int, error) { return c.w.Write(p) }
 
-
 // BenchmarkCurvePushPull measures one-way PUSH/PULL throughput over
 // loopback tcp with CURVE, beside NULL on the same path.
 func BenchmarkCurvePushPull(b *testing.B) {
