@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/engineio/internal/packet"
+	"github.com/switchboard/switchboard/engineio/internal/wsframe"
 )
 
 // Server is an Engine.IO protocol 4 server. It implements http.Handler.
@@ -442,7 +443,7 @@ func (srv *Server) handshakeWS(w http.ResponseWriter, r *http.Request) {
 	}
 	s := srv.newSocket(r, transportWebSocket)
 	if s == nil {
-		t.raw.writeClose(time.Second)
+		t.writeClose(wsframe.StatusNormal, time.Second)
 		t.closeNow()
 		return
 	}
@@ -501,7 +502,7 @@ func (srv *Server) handleUpgrade(s *Socket, w http.ResponseWriter, r *http.Reque
 		// Already upgraded or upgrading: like the reference server,
 		// complete the handshake, then close this WebSocket.
 		s.mu.Unlock()
-		t.raw.writeClose(time.Second)
+		t.writeClose(wsframe.StatusNormal, time.Second)
 		t.closeNow()
 		return
 	}

@@ -1,207 +1,251 @@
 package engineio
 
 import (
-	"bufio"
 	"bytes"
-	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/switchboard/switchboard/engineio/internal/packet"
+	"github.com/switchboard/switchboard/engineio/internal/wsframe"
 )
 
-// Per-connection buffer sizes of the WebSocket transport. Small on purpose:
-// an idle connection holds them; large reads and writes bypass them.
-const (
-	wsReadBufSize  = 128
-	wsWriteBufSize = 128 // holds any control frame coder/websocket writes (<= 127 bytes)
-)
+// wsReadBufSize is the size of a WebSocket connection's read buffer. It
+// is pooled: a connection holds one only while its read loop runs, none
+// while parked; messages larger than it are read straight into their own
+// memory.
+const wsReadBufSize = 4096
 
-// wsTransport is one WebSocket connection. coder/websocket does the
-// handshake, reads every frame and writes control frames; the engine
-// writes its data frames itself, a whole batch per Write on the raw
-// connection, serialised with coder's writes by rawConn's mutex.
+var readBufPool = sync.Pool{New: func() any { return new([wsReadBufSize]byte) }}
+
+// wsTransport is one server-side WebSocket connection (RFC 6455, no
+// extensions). The handshake is answered in acceptWS; frames are read by
+// a wsframe.Reader and written by hand: data frames a whole batch per
+// Write, control frames (pong, close) one per Write, serialised by wmu.
 type wsTransport struct {
-	c    *websocket.Conn
-	raw  *rawConn
-	br   *bufio.Reader // coder's read buffer
+	conn net.Conn
 	srv  *Server
 	sock *Socket
 	fd   int // for the poller; -1 when unknown
+
+	// Read side: the goroutine running the connection's read loop.
+	fr      wsframe.Reader
+	pending []byte      // read by the HTTP server past the handshake, not yet handed to fr
+	got     atomic.Bool // bytes were read; an upgrade candidate clears it when idle
 
 	upDone chan struct{} // an upgrade candidate's: closed once it completes or fails
 
 	parked     atomic.Bool // waiting in the poller; a wake-up claims it
 	registered bool        // in the epoll set; guarded by poller.mu
 	unparkable bool        // closing; guarded by poller.mu
-}
-
-// rawConn is the hijacked connection handed to coder/websocket. Reads
-// first return what the HTTP server had buffered. Writes are serialised,
-// so coder's control frames and the engine's batches never interleave
-// within a frame (coder flushes each control frame in one Write, as it
-// fits in its write buffer).
-type rawConn struct {
-	net.Conn
-	pending []byte
-	timeout time.Duration // for coder's writes
-	got     atomic.Bool   // bytes were read; an upgrade candidate clears it when idle
 
 	wmu    sync.Mutex
-	sealed bool // a close frame went out: no more data frames
+	sealed bool // a close frame went out: no more frames
 }
 
-func (c *rawConn) Read(p []byte) (int, error) {
-	if len(c.pending) > 0 {
-		n := copy(p, c.pending)
-		c.pending = c.pending[n:]
-		if len(c.pending) == 0 {
-			c.pending = nil
-		}
-		c.got.Store(true)
-		return n, nil
-	}
-	n, err := c.Conn.Read(p)
+// Read reads from the connection for fr, noting that bytes came.
+func (t *wsTransport) Read(p []byte) (int, error) {
+	n, err := t.conn.Read(p)
 	if n > 0 {
-		c.got.Store(true)
+		t.got.Store(true)
 	}
 	return n, err
 }
 
-// Write is coder/websocket's write path (control frames). It sets its own
-// deadline: the one left by the engine's last batch may be long past.
-func (c *rawConn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
-		return 0, err
+// Control answers a client's ping with a pong (wsframe.Controller).
+func (t *wsTransport) Control(op byte, payload []byte) error {
+	if op != wsframe.OpPing {
+		return nil
 	}
-	return c.Conn.Write(p)
+	var b [2 + 125]byte
+	f := append(wsframe.AppendHeader(b[:0], wsframe.OpPong, len(payload)), payload...)
+	return t.writeControl(f, t.srv.cfg.WriteTimeout, false)
 }
 
-// writeData writes a batch of data frames within timeout.
-func (c *rawConn) writeData(b []byte, timeout time.Duration) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.sealed {
-		return ErrClosed
+// writeControl writes one control frame within timeout; seal marks it the
+// last frame (a close).
+func (t *wsTransport) writeControl(f []byte, timeout time.Duration, seal bool) error {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	if t.sealed {
+		return nil
 	}
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+	t.sealed = seal
+	if err := t.conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
 		return err
 	}
-	_, err := c.Conn.Write(b)
+	_, err := t.conn.Write(f)
 	return err
 }
 
-// closeFrame is a WebSocket close frame with status 1000 (normal closure).
-var closeFrame = []byte{0x88, 0x02, 0x03, 0xe8}
+// writeData writes a batch of data frames within timeout.
+func (t *wsTransport) writeData(b []byte, timeout time.Duration) error {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	if t.sealed {
+		return ErrClosed
+	}
+	if err := t.conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	_, err := t.conn.Write(b)
+	return err
+}
 
-// writeClose writes a close frame, after which no data frame may follow.
-func (c *rawConn) writeClose(timeout time.Duration) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.sealed {
+// writeClose writes a close frame with status code, after which no frame
+// may follow.
+func (t *wsTransport) writeClose(code uint16, timeout time.Duration) {
+	var b [4]byte
+	_ = t.writeControl(wsframe.AppendClose(b[:0], code), timeout, true)
+}
+
+// answerReadError answers a read that failed as the protocol asks: the
+// client's close frame is echoed; a protocol error gets status 1002, a
+// message over MaxPayload 1009. The connection is closed afterwards.
+func (t *wsTransport) answerReadError(err error) {
+	timeout := min(t.srv.cfg.WriteTimeout, time.Second)
+	var ce *wsframe.CloseError
+	switch {
+	case errors.As(err, &ce):
+		t.writeClose(ce.Code, timeout)
+	case errors.Is(err, wsframe.ErrProtocol):
+		t.writeClose(wsframe.StatusProtocolError, timeout)
+	case errors.Is(err, wsframe.ErrTooBig):
+		t.writeClose(wsframe.StatusTooBig, timeout)
+	}
+}
+
+// attach gives the reader a pooled buffer, with what the HTTP server had
+// buffered, unless it holds one.
+func (t *wsTransport) attach() {
+	if t.fr.Attached() {
 		return
 	}
-	c.sealed = true
-	if c.Conn.SetWriteDeadline(time.Now().Add(timeout)) == nil {
-		_, _ = c.Conn.Write(closeFrame)
+	t.fr.Attach(readBufPool.Get().(*[wsReadBufSize]byte)[:], t.pending)
+	t.pending = nil
+}
+
+// detach returns the reader's buffer to the pool when nothing is left in it.
+func (t *wsTransport) detach() {
+	if b := t.fr.Detach(); cap(b) == wsReadBufSize {
+		readBufPool.Put((*[wsReadBufSize]byte)(b[:wsReadBufSize]))
 	}
 }
 
-// hijacker replaces the HTTP server's 4 KiB connection buffers with small
-// ones when coder/websocket hijacks the connection.
-type hijacker struct {
-	http.ResponseWriter
-	timeout time.Duration
-	raw     *rawConn
-	br      *bufio.Reader
-}
+// errHandshake reports a WebSocket handshake request the protocol does
+// not allow.
+var errHandshake = errors.New("engineio: bad websocket handshake")
 
-func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	raw := &rawConn{Conn: conn, timeout: h.timeout}
-	if n := brw.Reader.Buffered(); n > 0 {
-		b, _ := brw.Reader.Peek(n)
-		raw.pending = bytes.Clone(b)
-	}
-	h.raw = raw
-	h.br = bufio.NewReaderSize(raw, wsReadBufSize)
-	return raw, bufio.NewReadWriter(h.br, bufio.NewWriterSize(raw, wsWriteBufSize)), nil
-}
-
-// acceptWS completes the WebSocket handshake.
+// acceptWS completes the WebSocket handshake: it checks the request
+// (RFC 6455 section 4.2.1; origins are checked by checkOrigin, as CORS
+// configures), hijacks the connection and writes the 101 response, with
+// the headers set on w so far.
 func (srv *Server) acceptWS(w http.ResponseWriter, r *http.Request, s *Socket) (*wsTransport, error) {
-	h := &hijacker{ResponseWriter: w, timeout: srv.cfg.WriteTimeout}
-	c, err := websocket.Accept(h, r, &websocket.AcceptOptions{
-		// Origins are checked by checkOrigin, as CORS configures.
-		InsecureSkipVerify: true,
-		CompressionMode:    websocket.CompressionDisabled,
-	})
+	key := r.Header.Values("Sec-WebSocket-Key")
+	switch {
+	case !r.ProtoAtLeast(1, 1) || !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket"):
+		w.Header().Set("Connection", "Upgrade")
+		w.Header().Set("Upgrade", "websocket")
+		http.Error(w, "WebSocket upgrade expected", http.StatusUpgradeRequired)
+		return nil, errHandshake
+	case r.Header.Get("Sec-WebSocket-Version") != "13":
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		http.Error(w, "unsupported WebSocket version", http.StatusBadRequest)
+		return nil, errHandshake
+	case len(key) != 1 || !wsframe.ValidKey(strings.TrimSpace(key[0])):
+		http.Error(w, "bad Sec-WebSocket-Key", http.StatusBadRequest)
+		return nil, errHandshake
+	}
+	h := w.Header()
+	h.Del("Content-Type")
+	b := make([]byte, 0, 256)
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = append(b, wsframe.AcceptKey(strings.TrimSpace(key[0]))...)
+	b = append(b, "\r\n"...)
+	for k, vs := range h {
+		if k == "Upgrade" || k == "Connection" || k == "Sec-Websocket-Accept" {
+			continue
+		}
+		for _, v := range vs {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	b = append(b, "\r\n"...)
+
+	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
+		if errors.Is(err, http.ErrNotSupported) {
+			http.Error(w, http.StatusText(http.StatusNotImplemented), http.StatusNotImplemented)
+		}
 		return nil, err
 	}
-	if h.raw == nil { // cannot happen: Accept hijacks through h
-		c.CloseNow()
-		return nil, errors.New("engineio: websocket accepted without hijack")
+	t := &wsTransport{conn: conn, srv: srv, sock: s, fd: fdOf(conn)}
+	t.fr.Src = t
+	t.fr.Limit = srv.cfg.MaxPayload
+	if n := brw.Reader.Buffered(); n > 0 {
+		p, _ := brw.Reader.Peek(n)
+		t.pending = bytes.Clone(p)
+		t.got.Store(true)
 	}
-	c.SetReadLimit(srv.cfg.MaxPayload)
-	return &wsTransport{c: c, raw: h.raw, br: h.br, srv: srv, sock: s, fd: fdOf(h.raw.Conn)}, nil
+	if err := conn.SetWriteDeadline(time.Now().Add(srv.cfg.WriteTimeout)); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if _, err := conn.Write(b); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// headerHasToken reports whether the comma-separated values of header
+// name hold token, in any case.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // closeNow closes the connection without a close handshake.
 func (t *wsTransport) closeNow() {
 	t.srv.poller.forget(t)
-	_ = t.c.CloseNow()
+	_ = t.conn.Close()
 }
 
 // idle reports whether nothing read from the network waits in buffers, so
 // the next read would block.
 func (t *wsTransport) idle() bool {
-	return len(t.raw.pending) == 0 && t.br.Buffered() == 0
+	return len(t.pending) == 0 && t.fr.Buffered() == 0
 }
 
 // writeText writes one text frame directly (the 3probe answer).
 func (t *wsTransport) writeText(s string, timeout time.Duration) error {
-	b := appendFrameHeader(nil, 0x1, len(s))
+	b := wsframe.AppendHeader(nil, wsframe.OpText, len(s))
 	b = append(b, s...)
-	return t.raw.writeData(b, timeout)
-}
-
-// appendFrameHeader appends an unmasked, final frame header for a payload
-// of n bytes.
-func appendFrameHeader(dst []byte, opcode byte, n int) []byte {
-	dst = append(dst, 0x80|opcode)
-	switch {
-	case n <= 125:
-		return append(dst, byte(n))
-	case n <= 0xffff:
-		return append(dst, 126, byte(n>>8), byte(n))
-	default:
-		dst = append(dst, 127)
-		return binary.BigEndian.AppendUint64(dst, uint64(n))
-	}
+	return t.writeData(b, timeout)
 }
 
 // appendFrame appends p as one WebSocket frame: a text frame holding its
 // text form, or a binary frame holding a binary message's raw bytes.
 func appendFrame(dst []byte, p packet.Packet) []byte {
 	if p.Binary {
-		dst = appendFrameHeader(dst, 0x2, len(p.Data))
+		dst = wsframe.AppendHeader(dst, wsframe.OpBinary, len(p.Data))
 		return append(dst, p.Data...)
 	}
-	dst = appendFrameHeader(dst, 0x1, 1+len(p.Data))
+	dst = wsframe.AppendHeader(dst, wsframe.OpText, 1+len(p.Data))
 	dst = append(dst, '0'+byte(p.Type))
 	return append(dst, p.Data...)
 }
@@ -237,7 +281,7 @@ func (s *Socket) flushWS(t *wsTransport) {
 			s.mu.Unlock()
 			if closed {
 				if graceful {
-					t.raw.writeClose(min(timeout, time.Second))
+					t.writeClose(wsframe.StatusNormal, min(timeout, time.Second))
 				}
 				t.closeNow()
 			}
@@ -260,7 +304,7 @@ func (s *Socket) flushWS(t *wsTransport) {
 			// Write in chunks so the batch buffer stays poolable.
 			if len(b) >= maxBatchWrite || i == len(q)-1 || p.Alone {
 				s.waitAlone()
-				err = t.raw.writeData(b, timeout)
+				err = t.writeData(b, timeout)
 				n += len(b)
 				b = b[:0]
 				if err != nil {
@@ -306,63 +350,20 @@ func (s *Socket) waitAlone() {
 	s.aloneUntil = 0
 }
 
-// scratchPool holds read buffers: an idle socket holds none.
-var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
-const maxPooledScratch = 64 << 10
-
-// readMessage reads one WebSocket message into a pooled buffer, returned
-// to the pool by the caller with putScratch.
-func (t *wsTransport) readMessage() (websocket.MessageType, *[]byte, error) {
-	typ, r, err := t.c.Reader(context.Background())
-	if err != nil {
-		return 0, nil, err
-	}
-	bp := scratchPool.Get().(*[]byte)
-	b := (*bp)[:0]
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			*bp = b
-			putScratch(bp)
-			return 0, nil, err
-		}
-	}
-	*bp = b
-	return typ, bp, nil
+// readMessage reads one WebSocket message, in memory of its own, with a
+// pooled read buffer attached for the read.
+func (t *wsTransport) readMessage() (byte, []byte, error) {
+	t.attach()
+	return t.fr.ReadMessage(nil, t)
 }
 
-func putScratch(bp *[]byte) {
-	if cap(*bp) > maxPooledScratch {
-		return
+// decodeWS decodes a WebSocket message, whose memory the packet's Data
+// then shares (handed to the callee).
+func decodeWS(op byte, b []byte) (packet.Packet, error) {
+	if op == wsframe.OpBinary {
+		return packet.DecodeBinary(b), nil
 	}
-	*bp = (*bp)[:0]
-	scratchPool.Put(bp)
-}
-
-// decodeWS decodes a WebSocket message into a packet whose Data the
-// callee owns (copied out of the scratch buffer for messages only).
-func decodeWS(typ websocket.MessageType, b []byte) (packet.Packet, error) {
-	if typ == websocket.MessageBinary {
-		return packet.DecodeBinary(bytes.Clone(b)), nil
-	}
-	p, err := packet.Decode(b)
-	if err != nil {
-		return p, err
-	}
-	if p.Type == packet.Message && !p.Binary {
-		d := make([]byte, len(p.Data))
-		copy(d, p.Data)
-		p.Data = d
-	}
-	return p, nil
+	return packet.Decode(b)
 }
 
 // readLoop delivers the client's packets until the connection ends. It
@@ -372,19 +373,24 @@ func decodeWS(typ websocket.MessageType, b []byte) (packet.Packet, error) {
 // reads before it checks again.
 func (s *Socket) readLoop(t *wsTransport, mayPark bool) {
 	for {
-		if mayPark && t.idle() && s.srv.poller.park(t) {
-			return
+		if mayPark && t.idle() {
+			t.detach()
+			if s.srv.poller.park(t) {
+				return
+			}
 		}
 		mayPark = true
-		typ, bp, err := t.readMessage()
+		op, b, err := t.readMessage()
 		if err != nil {
+			t.detach()
+			t.answerReadError(err)
 			s.wsReadFailed(err)
 			return
 		}
-		p, err := decodeWS(typ, *bp)
-		n := len(*bp)
-		putScratch(bp)
+		p, err := decodeWS(op, b)
+		n := len(b)
 		if err != nil {
+			t.detach()
 			s.parseError(err)
 			t.closeNow()
 			return
@@ -393,6 +399,7 @@ func (s *Socket) readLoop(t *wsTransport, mayPark bool) {
 		ok := s.onPacket(p, n)
 		s.unlockRecv()
 		if !ok {
+			t.detach()
 			return
 		}
 	}
@@ -404,14 +411,20 @@ func (s *Socket) wsReadFailed(err error) {
 		return
 	}
 	switch {
-	case errors.Is(err, websocket.ErrMessageTooBig):
+	case errors.Is(err, wsframe.ErrTooBig):
 		s.srv.stats.tooLarge.Add(1)
 		s.close(ReasonTransportError, ErrPayloadTooLarge, false, packet.Close)
-	case websocket.CloseStatus(err) != -1 || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
+	case isCloseFrame(err) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
 		s.close(ReasonTransportClose, nil, false, packet.Close)
 	default:
 		s.close(ReasonTransportError, err, false, packet.Close)
 	}
+}
+
+// isCloseFrame reports whether err is a close frame from the client.
+func isCloseFrame(err error) bool {
+	var ce *wsframe.CloseError
+	return errors.As(err, &ce)
 }
 
 // upgradeLoop runs a candidate WebSocket of a polling socket: it answers
@@ -419,19 +432,20 @@ func (s *Socket) wsReadFailed(err error) {
 // readLoop. Anything else aborts the upgrade (the socket stays on polling).
 func (s *Socket) upgradeLoop(t *wsTransport) {
 	for {
-		typ, bp, err := t.readMessage()
+		op, b, err := t.readMessage()
 		if err != nil {
+			t.detach()
+			t.answerReadError(err)
 			s.abortUpgrade(t)
 			return
 		}
-		b := *bp
 		switch {
-		case typ == websocket.MessageText && string(b) == "2probe":
-			putScratch(bp)
+		case op == wsframe.OpText && string(b) == "2probe":
 			if t.idle() {
-				t.raw.got.Store(false) // see inFlight
+				t.got.Store(false) // see inFlight
 			}
 			if err := t.writeText("3probe", s.srv.cfg.WriteTimeout); err != nil {
+				t.detach()
 				s.abortUpgrade(t)
 				return
 			}
@@ -441,16 +455,16 @@ func (s *Socket) upgradeLoop(t *wsTransport) {
 				s.kickPollLocked()
 			}
 			s.mu.Unlock()
-		case typ == websocket.MessageText && string(b) == "5":
-			putScratch(bp)
+		case op == wsframe.OpText && string(b) == "5":
 			if !s.completeUpgrade(t) {
+				t.detach()
 				t.closeNow()
 				return
 			}
 			s.readLoop(t, true)
 			return
 		default:
-			putScratch(bp)
+			t.detach()
 			s.abortUpgrade(t)
 			return
 		}
@@ -461,7 +475,7 @@ func (s *Socket) upgradeLoop(t *wsTransport) {
 // has not handled yet, or has data waiting in the kernel: then its
 // upgradeLoop is about to handle the client's next packet.
 func (t *wsTransport) inFlight() bool {
-	return t.raw.got.Load() || readable(t.fd)
+	return t.got.Load() || readable(t.fd)
 }
 
 // kickPollLocked wakes a pending poll so it re-checks the socket's state.

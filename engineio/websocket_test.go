@@ -511,7 +511,7 @@ func TestServerCloseDuringHandshakes(t *testing.T) {
 	}
 }
 
-// TestWebSocketPingFrameAfterWriteDeadline: coder/websocket answers a
+// TestWebSocketPingFrameAfterWriteDeadline: the server answers a
 // client's WebSocket ping long after the engine's last write deadline.
 func TestWebSocketPingFrameAfterWriteDeadline(t *testing.T) {
 	t.Parallel()
