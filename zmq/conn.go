@@ -63,9 +63,13 @@ type zconn struct {
 	frames [][]byte
 	batch  []Msg
 	cmdBuf []byte
-	// writer-owned
+	// wmu guards bw and the fields below: the writer goroutine holds
+	// it while it writes, and so does a REQ or REP Send that writes its
+	// message itself (writeInline).
+	wmu     sync.Mutex
 	scratch []byte
 	bufs    net.Buffers
+	iw      *inlineWriter // nil: every message goes through the writer
 }
 
 func (c *zconn) close(err error) {
@@ -88,6 +92,8 @@ func (c *zconn) shutdown() {
 // closeWrite flushes what is buffered and shuts down the sending side;
 // where the connection cannot half-close, it closes.
 func (c *zconn) closeWrite() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if c.bw.Buffered() > 0 {
 		if err := c.bw.Flush(); err != nil {
 			c.close(writeErr(err))
@@ -229,6 +235,9 @@ func (s *Socket) serveConn(ctx context.Context, nc net.Conn, p *pipe, endpoint, 
 	}
 	c.p = p
 	c.bw = bufio.NewWriterSize(c.nc, writeBufSize)
+	if s.typ == Req || s.typ == Rep {
+		c.iw = newInlineWriter(c.nc)
+	}
 	p.mu.Lock()
 	p.conn = c
 	p.mu.Unlock()
@@ -515,8 +524,10 @@ func (c *zconn) writeLoop() {
 		// The first PING goes out at once, so that the peer learns our
 		// TTL without waiting a whole interval.
 		pinged, pingAt = true, lastSeen
+		c.wmu.Lock()
 		c.scratch = zmtp.AppendPing(c.scratch[:0], uint16(cfg.HeartbeatTTL/(100*time.Millisecond)), nil)
 		c.bw.Write(c.scratch)
+		c.wmu.Unlock()
 	}
 	ttlTicker := (*time.Ticker)(nil)
 	defer func() {
@@ -529,15 +540,18 @@ func (c *zconn) writeLoop() {
 		batch := p.q
 		if len(batch) == 0 {
 			p.mu.Unlock()
+			c.wmu.Lock()
 			if c.bw.Buffered() > 0 {
 				if hbIvl > 0 {
 					c.nc.SetWriteDeadline(time.Now().Add(cfg.HeartbeatTimeout))
 				}
 				if err := c.bw.Flush(); err != nil {
+					c.wmu.Unlock()
 					c.close(writeErr(err))
 					return
 				}
 			}
+			c.wmu.Unlock()
 			p.mu.Lock()
 			if len(p.q) == 0 {
 				p.writing = false
@@ -573,8 +587,11 @@ func (c *zconn) writeLoop() {
 				}
 				if hbIvl > 0 && !pinged {
 					pinged, pingAt, rxAtPing = true, now, rx
+					c.wmu.Lock()
 					c.scratch = zmtp.AppendPing(c.scratch[:0], uint16(cfg.HeartbeatTTL/(100*time.Millisecond)), nil)
-					if _, err := c.bw.Write(c.scratch); err != nil {
+					_, err := c.bw.Write(c.scratch)
+					c.wmu.Unlock()
+					if err != nil {
 						c.close(err)
 						return
 					}
@@ -592,9 +609,11 @@ func (c *zconn) writeLoop() {
 			c.nc.SetWriteDeadline(time.Now().Add(cfg.HeartbeatTimeout))
 		}
 		var msgs, bytes uint64
+		c.wmu.Lock()
 		for i := range batch {
 			n, err := c.writeMsg(&batch[i])
 			if err != nil {
+				c.wmu.Unlock()
 				c.close(writeErr(err))
 				return
 			}
@@ -603,6 +622,7 @@ func (c *zconn) writeLoop() {
 				bytes += uint64(n)
 			}
 		}
+		c.wmu.Unlock()
 		clear(batch)
 		if msgs > 0 && !c.wrote.Load() {
 			c.wrote.Store(true)
@@ -680,4 +700,64 @@ func (c *zconn) writeMsg(om *outMsg) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// inlineMax bounds the messages a Send writes itself; larger ones go
+// through the writer goroutine.
+const inlineMax = 16 << 10
+
+// writeInline writes om from the sending goroutine with one
+// non-blocking write. What the kernel does not take at once (a full
+// socket buffer), or a message too large to encode here, goes to the
+// writer goroutine, in order. p.inline is set by the caller.
+func (c *zconn) writeInline(om *outMsg) {
+	p := c.p
+	size := om.pre.Size() + om.m.Size()
+	c.wmu.Lock()
+	var rest bool
+	if c.bw.Buffered() > 0 || size > inlineMax {
+		_, err := c.writeMsg(om)
+		rest = err == nil
+	} else {
+		b := c.iw.buf[:0]
+		last := len(om.pre) + len(om.m) - 1
+		i := 0
+		for _, part := range [2]Msg{om.pre, om.m} {
+			for _, f := range part {
+				var flags byte
+				if i < last {
+					flags = zmtp.FlagMore
+				}
+				i++
+				b = zmtp.AppendFrameHeader(b, flags, len(f))
+				b = append(b, f...)
+			}
+		}
+		c.iw.buf = b
+		n := c.iw.write(b)
+		if n < len(b) {
+			// The writer flushes the rest (and meets any error).
+			c.bw.Write(b[n:])
+			rest = true
+			c.s.inlineRest.Add(1)
+		}
+	}
+	c.wmu.Unlock()
+	p.msgsOut.Add(1)
+	p.bytesOut.Add(uint64(size))
+	if !c.wrote.Load() {
+		c.wrote.Store(true)
+	}
+	p.mu.Lock()
+	p.inline = false
+	if rest && p.conn == c {
+		p.writing = true // until the writer has flushed
+	}
+	p.mu.Unlock()
+	if rest {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
 }

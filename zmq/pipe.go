@@ -52,6 +52,7 @@ type pipe struct {
 	conn    *zconn
 	peer    *pipe // inproc: the other socket's pipe
 	writing bool
+	inline  bool // a Send is writing a message itself (writeInline)
 
 	dead atomic.Bool
 	// prefixed: messages from this pipe already start with the routing
@@ -118,6 +119,15 @@ func (p *pipe) send(om outMsg, force bool) bool {
 		}
 		clear(p.q[k:])
 		p.q = p.q[:k]
+	}
+	if c := p.conn; c != nil && c.iw != nil && len(p.q) == 0 && !p.writing && !p.inline && om.kind == kindData {
+		// Nothing queued, the writer idle: write it from here, without
+		// waking the writer goroutine (REQ and REP, one message in
+		// flight: latency rather than batching).
+		p.inline = true
+		p.mu.Unlock()
+		c.writeInline(&om)
+		return true
 	}
 	p.q = append(p.q, om)
 	n := len(p.q)

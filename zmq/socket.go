@@ -32,8 +32,11 @@ type Socket struct {
 
 	nextPipe atomic.Uint64
 	pool     framePool
-	dropped  atomic.Uint64
-	refused  atomic.Uint64
+	// inlineRest counts Sends that wrote part of a message themselves
+	// and left the rest to the writer (tests).
+	inlineRest atomic.Uint64
+	dropped    atomic.Uint64
+	refused    atomic.Uint64
 
 	// mu guards the fields below. Lock order: mu, then a pipe's mu, then
 	// any socket's inMu, then any socket's spaceMu. A SUB-side socket may
@@ -269,7 +272,7 @@ func (s *Socket) drained() bool {
 	defer s.mu.Unlock()
 	for _, p := range s.pipes {
 		p.mu.Lock()
-		busy := !p.dead.Load() && (len(p.q) > 0 || p.writing)
+		busy := !p.dead.Load() && (len(p.q) > 0 || p.writing || p.inline)
 		p.mu.Unlock()
 		if busy {
 			return false

@@ -7,9 +7,12 @@
 # perf-tool arguments and output lines.
 #
 # PUSH/PULL throughput at 16 B, 256 B, 4 KiB, 64 KiB and REQ/REP latency at
-# 1 B and 1 KiB over tcp loopback; each figure is the median of REPS runs
-# (default 3); ratios are switchboard / other (throughput: higher is better
-# for switchboard; latency: lower is better for switchboard).
+# 1 B and 1 KiB over tcp loopback. Each cell runs REPS rounds (default 5);
+# a round runs every implementation once, in turn, so that the figures of
+# one round meet about the same background load. A figure is the median
+# over rounds; a ratio (switchboard / other: throughput, higher is better
+# for switchboard; latency, lower is better) is the median of the
+# per-round ratios, steadier on a shared machine than a ratio of medians.
 #
 # Env: REPS (runs per cell), ZMQ_BENCH_PORT (first of the loopback ports
 # used, default 57100), ZMQ_BENCH_QUICK=1 (counts / 10, for a smoke run).
@@ -17,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-reps=${REPS:-3}
+reps=${REPS:-5}
 port=${ZMQ_BENCH_PORT:-57100}
 div=1
 [ "${ZMQ_BENCH_QUICK:-}" = 1 ] && div=10
@@ -69,13 +72,37 @@ run1() {
 	fi
 }
 
-# median IMPL KIND SIZE COUNT: the median over $reps runs.
+# median: the median of the numbers on stdin.
 median() {
-	local i vals=()
+	sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
+}
+
+# ratio A B: A / B with two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# rounds KIND SIZE: $reps rounds, each running every implementation once
+# in turn, so that a pair of figures meets about the same background
+# load. Sets val[IMPL] (median over rounds) and rat[IMPL] (median of the
+# per-round ratios switchboard / IMPL).
+rounds() {
+	local kind=$1 size=$2 i impl
+	declare -gA val=() rat=()
+	declare -A vals=() rats=()
 	for ((i = 0; i < reps; i++)); do
-		vals+=("$(run1 "$@")")
+		declare -A one=()
+		for impl in "${impls[@]}"; do
+			one[$impl]=$(run1 "$impl" "$kind" "$size" "$(count "$size" "$kind" "$impl")")
+			vals[$impl]+="${one[$impl]} "
+		done
+		for impl in "${impls[@]}"; do
+			rats[$impl]+="$(ratio "${one[switchboard]}" "${one[$impl]}") "
+		done
+		unset one
 	done
-	printf '%s\n' "${vals[@]}" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
+	for impl in "${impls[@]}"; do
+		val[$impl]=$(printf '%s\n' ${vals[$impl]} | median)
+		rat[$impl]=$(printf '%s\n' ${rats[$impl]} | median)
+	done
 }
 
 # count SIZE KIND IMPL: message counts sized for ~0.5-2 s per run.
@@ -94,39 +121,28 @@ count() {
 }
 
 impls=(switchboard libzmq zmq4 tcp)
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 echo
-echo "PUSH/PULL throughput over tcp loopback, msg/s (median of $reps; MB/s in brackets)"
+echo "PUSH/PULL throughput over tcp loopback, msg/s (median of $reps rounds; MB/s in brackets;"
+echo "ratios: median of the per-round ratios)"
 printf '%-7s %22s %22s %22s %22s  %8s %8s %8s\n' size switchboard libzmq zmq4 plain-tcp sb/libzmq sb/zmq4 sb/tcp
 for size in 16 256 4096 65536; do
-	declare -A thr=()
-	for impl in "${impls[@]}"; do
-		thr[$impl]=$(median "$impl" thr "$size" "$(count "$size" thr "$impl")")
-	done
+	rounds thr "$size"
 	cells=()
 	for impl in "${impls[@]}"; do
-		cells+=("$(awk -v m="${thr[$impl]}" -v s="$size" 'BEGIN { printf "%d (%.0f)", m, m * s / 1e6 }')")
+		cells+=("$(awk -v m="${val[$impl]}" -v s="$size" 'BEGIN { printf "%d (%.0f)", m, m * s / 1e6 }')")
 	done
 	printf '%-7s %22s %22s %22s %22s  %8s %8s %8s\n' "$size" "${cells[@]}" \
-		"$(ratio "${thr[switchboard]}" "${thr[libzmq]}")" \
-		"$(ratio "${thr[switchboard]}" "${thr[zmq4]}")" \
-		"$(ratio "${thr[switchboard]}" "${thr[tcp]}")"
-	unset thr
+		"${rat[libzmq]}" "${rat[zmq4]}" "${rat[tcp]}"
 done
 
 echo
-echo "REQ/REP latency over tcp loopback, µs one way (libzmq's measure: round trip / 2; median of $reps)"
+echo "REQ/REP latency over tcp loopback, µs one way (libzmq's measure: round trip / 2;"
+echo "median of $reps rounds; ratios: median of the per-round ratios, lower is better)"
 printf '%-7s %12s %12s %12s %12s  %9s %9s %9s\n' size switchboard libzmq zmq4 plain-tcp sb/libzmq sb/zmq4 sb/tcp
 for size in 1 1024; do
-	declare -A lat=()
-	for impl in "${impls[@]}"; do
-		lat[$impl]=$(median "$impl" lat "$size" "$(count "$size" lat "$impl")")
-	done
+	rounds lat "$size"
 	printf '%-7s %12s %12s %12s %12s  %9s %9s %9s\n' "$size" \
-		"${lat[switchboard]}" "${lat[libzmq]}" "${lat[zmq4]}" "${lat[tcp]}" \
-		"$(ratio "${lat[switchboard]}" "${lat[libzmq]}")" \
-		"$(ratio "${lat[switchboard]}" "${lat[zmq4]}")" \
-		"$(ratio "${lat[switchboard]}" "${lat[tcp]}")"
-	unset lat
+		"${val[switchboard]}" "${val[libzmq]}" "${val[zmq4]}" "${val[tcp]}" \
+		"${rat[libzmq]}" "${rat[zmq4]}" "${rat[tcp]}"
 done
