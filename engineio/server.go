@@ -3,7 +3,6 @@ package engineio
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"log/slog"
 	"net"
 	"net/http"
@@ -204,8 +203,8 @@ func (srv *Server) hook(event string, s *Socket) {
 
 func (srv *Server) remove(s *Socket) {
 	srv.mu.Lock()
-	if srv.sockets[s.id] == s {
-		delete(srv.sockets, s.id)
+	if id := s.ID(); srv.sockets[id] == s {
+		delete(srv.sockets, id)
 	}
 	srv.mu.Unlock()
 }
@@ -334,14 +333,14 @@ func (srv *Server) refuseStatus(w http.ResponseWriter, status, code int, msg str
 func (srv *Server) newSocket(r *http.Request, transport string) *Socket {
 	var raw [15]byte
 	_, _ = rand.Read(raw[:])
+	local := ""
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		local = a.String()
+	}
 	s := &Socket{
 		srv:       srv,
-		id:        base64.URLEncoding.EncodeToString(raw[:]),
-		url:       r.URL,
-		header:    r.Header,
-		host:      r.Host,
+		info:      newReqInfo(&raw, local, r),
 		tls:       r.TLS,
-		remote:    r.RemoteAddr,
 		maxQueue:  srv.cfg.MaxQueuedPackets,
 		transport: transport,
 		done:      make(chan struct{}),
@@ -349,15 +348,12 @@ func (srv *Server) newSocket(r *http.Request, transport string) *Socket {
 	if transport == transportPolling {
 		s.poll = make(chan struct{}, 1)
 	}
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		s.local = a.String()
-	}
 	srv.mu.Lock()
 	if srv.draining || srv.open.Load() >= int64(srv.cfg.MaxSessions) {
 		srv.mu.Unlock()
 		return nil
 	}
-	srv.sockets[s.id] = s
+	srv.sockets[s.ID()] = s
 	srv.open.Add(1)
 	srv.mu.Unlock()
 	srv.stats.handshakes.Add(1)
@@ -411,7 +407,7 @@ func (srv *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 	srv.connect(s)
 	s.startHeartbeat()
 	upgrades := !srv.cfg.DisableUpgrades && srv.cfg.allows(transportWebSocket)
-	b := srv.appendOpen(make([]byte, 0, 160), s.id, upgrades)
+	b := srv.appendOpen(make([]byte, 0, 160), s.ID(), upgrades)
 	s.mu.Lock()
 	q := s.takeQueueLocked()
 	closed := s.closed
@@ -424,7 +420,7 @@ func (srv *Server) handshakePolling(w http.ResponseWriter, r *http.Request) {
 		b = append(b, packet.Separator, '1')
 		s.endLinger()
 	}
-	srv.setCookie(w, s.id)
+	srv.setCookie(w, s.ID())
 	s.countOut(q, len(b))
 	srv.stats.packetsOut.Add(1)
 	err := srv.writePayload(w, b)
@@ -448,7 +444,7 @@ func (srv *Server) handshakeWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t.sock = s
-	open := srv.appendOpen(nil, s.id, false)
+	open := srv.appendOpen(nil, s.ID(), false)
 	s.mu.Lock()
 	s.queue = append(s.queue, packet.Packet{Type: packet.Open, Data: open[1:]})
 	s.mu.Unlock()
@@ -493,7 +489,7 @@ func (srv *Server) handleUpgrade(s *Socket, w http.ResponseWriter, r *http.Reque
 	t, err := srv.acceptWS(w, r, s)
 	if err != nil {
 		s.accepting.Add(-1)
-		srv.log.Debug("websocket accept failed", "sid", s.id, "err", err)
+		srv.log.Debug("websocket accept failed", "sid", s.ID(), "err", err)
 		return
 	}
 	s.mu.Lock()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,13 +34,8 @@ type Socket struct {
 	// yet registered as the upgrade candidate (see handleUpgrade).
 	accepting atomic.Int32
 	srv       *Server
-	id        string
-	url       *url.URL // of the handshake request, which is not kept whole
-	header    http.Header
-	host      string
+	info      string // the session id, then the handshake's details (see newReqInfo)
 	tls       *tls.ConnectionState
-	local     string
-	remote    string
 	maxQueue  int
 
 	onMessage func(Message)
@@ -84,25 +78,26 @@ type Socket struct {
 }
 
 // ID returns the session id (sid).
-func (s *Socket) ID() string { return s.id }
+func (s *Socket) ID() string { return s.info[:sidLen] }
 
 // Request returns the handshake request: URL (with its query), headers,
 // Host, RemoteAddr and TLS state. Each call returns a new *http.Request
-// (the socket does not keep the whole request, to stay small); its body
-// is empty and its context is not the original's. Do not modify the
-// headers or URL it shares with the socket.
+// with its own URL and header map, rebuilt from what the socket keeps (not
+// the whole request, to stay small); its body is empty and its context is
+// not the original's.
 func (s *Socket) Request() *http.Request {
+	u := s.requestURL()
 	return &http.Request{
 		Method:     http.MethodGet,
-		URL:        s.url,
+		URL:        u,
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,
-		Header:     s.header,
+		Header:     s.requestHeader(),
 		Body:       http.NoBody,
-		Host:       s.host,
-		RemoteAddr: s.remote,
-		RequestURI: s.url.RequestURI(),
+		Host:       s.infoField(fieldHost),
+		RemoteAddr: s.RemoteAddr(),
+		RequestURI: u.RequestURI(),
 		TLS:        s.tls,
 	}
 }
@@ -111,10 +106,10 @@ func (s *Socket) Request() *http.Request {
 func (s *Socket) Protocol() int { return 4 }
 
 // LocalAddr returns the local address that accepted the handshake, as text.
-func (s *Socket) LocalAddr() string { return s.local }
+func (s *Socket) LocalAddr() string { return s.infoField(fieldLocal) }
 
 // RemoteAddr returns the client's address, as text.
-func (s *Socket) RemoteAddr() string { return s.remote }
+func (s *Socket) RemoteAddr() string { return s.infoField(fieldRemote) }
 
 // Transport returns the current transport: "polling" or "websocket".
 func (s *Socket) Transport() string {
@@ -275,7 +270,7 @@ func (s *Socket) close(reason string, err error, graceful bool, pollEnd packet.T
 	st := &s.srv.stats
 	st.closed.Add(1)
 	st.closedByReason[reasonIndex(reason)].Add(1)
-	s.srv.log.Debug("socket closed", "sid", s.id, "reason", reason, "err", err)
+	s.srv.log.Debug("socket closed", "sid", s.ID(), "reason", reason, "err", err)
 
 	if cand != nil {
 		cand.closeNow()
