@@ -27,18 +27,48 @@ type engineConn interface {
 // conn is one Engine.IO session and the sockets it carries, one per
 // namespace. onMessage and onClose are called by the engine, serialised.
 type conn struct {
-	srv   *Server
-	ec    engineConn
-	dec   parser.Decoder // engine goroutine only
-	timer *time.Timer
+	srv *Server
+	ec  engineConn
+	dec parser.Decoder // engine goroutine only
 
-	mu      sync.Mutex
-	sockets map[string]*Socket // by namespace name
-	closed  bool
+	mu     sync.Mutex
+	timer  *time.Timer // the connect timeout, until a namespace is joined
+	first  *Socket     // one socket inline: most connections join one namespace
+	more   map[string]*Socket
+	closed bool
+}
+
+// socketLocked returns the socket of namespace nsp, or nil; c.mu is held.
+func (c *conn) socketLocked(nsp string) *Socket {
+	if c.first != nil && c.first.ns.name == nsp {
+		return c.first
+	}
+	return c.more[nsp]
+}
+
+// addLocked adds s, whose namespace has no socket on c; c.mu is held.
+func (c *conn) addLocked(s *Socket) {
+	if c.first == nil {
+		c.first = s
+		return
+	}
+	if c.more == nil {
+		c.more = make(map[string]*Socket)
+	}
+	c.more[s.ns.name] = s
+}
+
+// lenLocked returns the number of sockets; c.mu is held.
+func (c *conn) lenLocked() int {
+	n := len(c.more)
+	if c.first != nil {
+		n++
+	}
+	return n
 }
 
 func (s *Server) newConn(ec engineConn) *conn {
-	c := &conn{srv: s, ec: ec, sockets: make(map[string]*Socket)}
+	c := &conn{srv: s, ec: ec}
 	c.dec.MaxAttachments = s.cfg.MaxAttachments
 	c.dec.MaxAttachmentBytes = s.cfg.MaxAttachmentBytes
 	s.mu.Lock()
@@ -52,7 +82,7 @@ func (s *Server) newConn(ec engineConn) *conn {
 
 func (c *conn) connectTimeout() {
 	c.mu.Lock()
-	n := len(c.sockets)
+	n := c.lenLocked()
 	c.mu.Unlock()
 	if n == 0 {
 		c.srv.log.Debug("no namespace joined in time", "sid", c.ec.ID())
@@ -86,7 +116,7 @@ func (c *conn) drop(msg string, err error) {
 
 func (c *conn) handle(p *parser.Packet) {
 	c.mu.Lock()
-	s := c.sockets[p.Namespace]
+	s := c.socketLocked(p.Namespace)
 	closed := c.closed
 	c.mu.Unlock()
 	if closed {
@@ -179,8 +209,11 @@ func (c *conn) connect(p *parser.Packet) {
 		ns.adapter.DelAll(s.id)
 		return
 	}
-	c.sockets[ns.name] = s
-	c.timer.Stop()
+	c.addLocked(s)
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
 	c.mu.Unlock()
 	// CONNECT goes out before the socket is reachable by broadcasts, so
 	// that no event precedes it.
@@ -274,8 +307,10 @@ func (c *conn) sendFailed(err error, droppable bool) error {
 
 func (c *conn) remove(s *Socket) {
 	c.mu.Lock()
-	if c.sockets[s.ns.name] == s {
-		delete(c.sockets, s.ns.name)
+	if c.first == s {
+		c.first = nil
+	} else if c.more[s.ns.name] == s {
+		delete(c.more, s.ns.name)
 	}
 	c.mu.Unlock()
 }
@@ -303,8 +338,11 @@ func (c *conn) disconnectAll() {
 func (c *conn) socketList() []*Socket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
+	out := make([]*Socket, 0, c.lenLocked())
+	if c.first != nil {
+		out = append(out, c.first)
+	}
+	for _, s := range c.more {
 		out = append(out, s)
 	}
 	return out
@@ -318,7 +356,10 @@ func (c *conn) onClose(reason string, err error) {
 		return
 	}
 	c.closed = true
-	c.timer.Stop()
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
 	c.mu.Unlock()
 	c.srv.log.Debug("connection closed", "sid", c.ec.ID(), "reason", reason, "err", err)
 	for _, s := range c.socketList() {
