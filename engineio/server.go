@@ -33,6 +33,7 @@ type Server struct {
 
 	stats  serverStats
 	poller *poller
+	hb     heartbeats
 	epoch  time.Time    // for clock
 	open   atomic.Int64 // open sockets (srv.sockets also holds lingering ones)
 
@@ -63,6 +64,7 @@ func NewServer(cfg *Config, onConnect func(*Socket)) (*Server, error) {
 		epoch:     time.Now(),
 	}
 	srv.poller = newPoller(srv)
+	srv.hb.srv = srv
 	return srv, nil
 }
 
@@ -106,6 +108,7 @@ func (srv *Server) lookup(sid string) *Socket {
 // another goroutine.
 func (srv *Server) Close() error {
 	srv.closeAll(false)
+	srv.hb.stop()
 	srv.wg.Wait()
 	srv.poller.stop()
 	return nil
@@ -135,6 +138,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		srv.closeAll(false)
+		srv.hb.stop()
 		srv.poller.stop()
 		return nil
 	case <-ctx.Done():
@@ -142,6 +146,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 			s.kill()
 		}
 		srv.closeAll(false)
+		srv.hb.stop()
 		<-done
 		srv.poller.stop()
 		return ctx.Err()

@@ -67,10 +67,10 @@ type Socket struct {
 	aloneUntil  time.Duration // on srv.clock: no ws write before (flusher only)
 	lingering   bool          // closed, kept for the client's last GET
 	lingerTimer *time.Timer   // bounds lingering
-	// heartbeat
-	timer        *time.Timer
+	// heartbeat, timed by srv.hb
 	awaitingPong bool
-	due          time.Duration // on srv.clock: the next ping, or the pong deadline
+	hbIndex      int32         // position+1 in srv.hb's heap, 0 when not in it; guarded by srv.hb.mu
+	due          time.Duration // on srv.clock: the next ping, or the pong deadline; 0 before the first
 
 	done chan struct{}
 
@@ -234,8 +234,8 @@ func (s *Socket) close(reason string, err error, graceful bool, pollEnd packet.T
 	s.closed = true
 	s.reason, s.closeErr, s.graceful = reason, err, graceful
 	s.pollEnd = pollEnd
-	if s.timer != nil {
-		s.timer.Stop()
+	if s.due != 0 {
+		s.srv.hb.cancel(s)
 	}
 	if s.upTimer != nil {
 		s.upTimer.Stop()
@@ -370,7 +370,7 @@ func (s *Socket) onPacket(p packet.Packet, size int) bool {
 		if s.awaitingPong && !s.closed {
 			s.awaitingPong = false
 			s.due = s.srv.clock() + s.srv.cfg.PingInterval
-			s.timer.Reset(s.srv.cfg.PingInterval)
+			s.srv.hb.schedule(s, s.due)
 		}
 		s.mu.Unlock()
 	case packet.Close:
@@ -391,21 +391,23 @@ func (s *Socket) parseError(err error) {
 	s.close(ReasonParseError, fmt.Errorf("%w: %w", ErrParse, err), false, packet.Close)
 }
 
-// startHeartbeat arms the ping timer.
+// startHeartbeat schedules the first ping.
 func (s *Socket) startHeartbeat() {
 	s.mu.Lock()
 	if !s.closed {
 		s.due = s.srv.clock() + s.srv.cfg.PingInterval
-		s.timer = time.AfterFunc(s.srv.cfg.PingInterval, s.onTimer)
+		s.srv.hb.schedule(s, s.due)
 	}
 	s.mu.Unlock()
 }
 
 // onTimer sends a ping, or closes the socket if the last one was not
-// answered in time.
+// answered in time. srv.hb runs it once s is due.
 func (s *Socket) onTimer() {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || s.srv.clock() < s.due {
+		// Closed, or rescheduled (by a pong) after srv.hb took s out
+		// of its heap: then s is back in it.
 		s.mu.Unlock()
 		return
 	}
@@ -421,7 +423,7 @@ func (s *Socket) onTimer() {
 	// The pong is due PingTimeout after the ping was due, however late
 	// this timer ran.
 	s.due += s.srv.cfg.PingTimeout
-	s.timer.Reset(max(s.due-s.srv.clock(), 0))
+	s.srv.hb.schedule(s, s.due)
 	s.mu.Unlock()
 }
 
@@ -432,7 +434,7 @@ func (s *Socket) onTimer() {
 func (s *Socket) pongOverdue() bool {
 	s.mu.Lock()
 	over := false
-	if !s.closed && s.timer != nil {
+	if !s.closed && s.due != 0 {
 		now := s.srv.clock()
 		if s.awaitingPong {
 			over = now >= s.due
