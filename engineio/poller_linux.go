@@ -25,11 +25,11 @@ type poller struct {
 	stopped bool
 	epfd    int
 	evfd    int
-	conns   map[int32]*wsTransport
+	conns   []*wsTransport // registered connections, by descriptor
 }
 
 func newPoller(srv *Server) *poller {
-	return &poller{srv: srv, epfd: -1, evfd: -1, conns: make(map[int32]*wsTransport)}
+	return &poller{srv: srv, epfd: -1, evfd: -1}
 }
 
 // start creates the epoll set and its goroutine; p.mu is held.
@@ -99,12 +99,16 @@ func (p *poller) park(t *wsTransport) bool {
 	if !t.registered {
 		op = unix.EPOLL_CTL_ADD
 	}
-	if err := unix.EpollCtl(p.epfd, op, t.fd, &ev); err != nil {
+	if err := unix.EpollCtl(p.epfd, op, int(t.fd), &ev); err != nil {
 		t.parked.Store(false)
 		return false
 	}
 	t.registered = true
-	p.conns[int32(t.fd)] = t
+	if int(t.fd) >= len(p.conns) {
+		// Descriptors are small and dense: a slice costs a word each.
+		p.conns = append(p.conns, make([]*wsTransport, int(t.fd)+1-len(p.conns))...)
+	}
+	p.conns[t.fd] = t
 	return true
 }
 
@@ -121,12 +125,12 @@ func (p *poller) forget(t *wsTransport) {
 	// If the descriptor was closed under us (coder/websocket closes the
 	// connection on some read errors) and reused by a newer connection,
 	// the entry is that connection's: leave it alone.
-	if p.conns[int32(t.fd)] != t {
+	if p.conns[t.fd] != t {
 		return
 	}
-	delete(p.conns, int32(t.fd))
+	p.conns[t.fd] = nil
 	if p.epfd >= 0 {
-		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, t.fd, nil)
+		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(t.fd), nil)
 	}
 }
 
@@ -203,8 +207,11 @@ func (p *poller) drain(epfd, evfd int, events []unix.EpollEvent, msec int) bool 
 			if ev.Fd == int32(evfd) {
 				return false
 			}
+			var t *wsTransport
 			p.mu.Lock()
-			t := p.conns[ev.Fd]
+			if ev.Fd >= 0 && int(ev.Fd) < len(p.conns) {
+				t = p.conns[ev.Fd]
+			}
 			p.mu.Unlock()
 			if t == nil || !t.parked.CompareAndSwap(true, false) {
 				continue
@@ -226,8 +233,10 @@ func (p *poller) failAll() {
 	p.stopped = true
 	var ts []*wsTransport
 	for _, t := range p.conns {
-		t.unparkable = true
-		ts = append(ts, t)
+		if t != nil {
+			t.unparkable = true
+			ts = append(ts, t)
+		}
 	}
 	clear(p.conns)
 	p.mu.Unlock()

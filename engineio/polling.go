@@ -20,6 +20,7 @@ var errOverlap = fmt.Errorf("%w: overlapping polling requests", ErrTransport)
 // queued, else when some are, or when the socket closes or upgrades.
 func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 	srv := s.srv
+	done := s.Done()
 	if s.accepting.Load() > 0 {
 		// A WebSocket for this sid is mid-handshake: let it register as
 		// the upgrade candidate first (bounded), so the check below sees it.
@@ -28,7 +29,7 @@ func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 	registering:
 		for s.accepting.Load() > 0 {
 			select {
-			case <-s.done:
+			case <-done:
 				break registering
 			case <-r.Context().Done():
 				break registering
@@ -57,7 +58,7 @@ func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 				select {
 				case <-cand.upDone:
 					break wait
-				case <-s.done:
+				case <-done:
 					break wait
 				case <-r.Context().Done():
 					break wait
@@ -94,7 +95,7 @@ func (s *Socket) handlePoll(w http.ResponseWriter, r *http.Request) {
 		srv.hook("poll-wait", s)
 		select {
 		case <-s.poll:
-		case <-s.done:
+		case <-done:
 		case <-ctx.Done():
 			// The client gave up its poll (it went away): the session ends,
 			// as with the reference server.

@@ -343,12 +343,10 @@ func (srv *Server) newSocket(r *http.Request, transport string) *Socket {
 		local = a.String()
 	}
 	s := &Socket{
-		srv:       srv,
-		info:      newReqInfo(&raw, local, r),
-		tls:       r.TLS,
-		maxQueue:  srv.cfg.MaxQueuedPackets,
-		transport: transport,
-		done:      make(chan struct{}),
+		srv:  srv,
+		info: newReqInfo(&raw, local, r),
+		tls:  r.TLS,
+		onWS: transport == transportWebSocket,
 	}
 	if transport == transportPolling {
 		s.poll = make(chan struct{}, 1)

@@ -30,49 +30,50 @@ type Message struct {
 // one at a time and in order, and must not block: hand slow work to another
 // goroutine. OnClose runs exactly once, after the last OnMessage.
 type Socket struct {
-	// accepting counts WebSocket handshakes under way for this sid, not
-	// yet registered as the upgrade candidate (see handleUpgrade).
-	accepting atomic.Int32
-	srv       *Server
-	info      string // the session id, then the handshake's details (see newReqInfo)
-	tls       *tls.ConnectionState
-	maxQueue  int
+	srv  *Server
+	info string // the session id, then the handshake's details (see newReqInfo)
+	tls  *tls.ConnectionState
 
 	onMessage func(Message)
 	onClose   func(reason string, err error)
 
 	// recvMu serialises handler calls (OnMessage, then OnClose once).
-	recvMu        sync.Mutex
+	recvMu sync.Mutex
+	mu     sync.Mutex
+
+	// accepting counts WebSocket handshakes under way for this sid, not
+	// yet registered as the upgrade candidate (see handleUpgrade).
+	accepting     atomic.Int32
 	closePending  atomic.Bool
 	closeNotified bool // guarded by recvMu
 
-	mu        sync.Mutex
-	closed    bool
-	reason    string
-	closeErr  error
-	graceful  bool
-	transport string
-	queue     []packet.Packet
-	spare     []packet.Packet
-	// polling
-	poll        chan struct{} // wakes the pending GET
-	polling     bool          // a GET is pending
-	posting     bool          // a POST is being read
-	pollEnd     packet.Type   // packet ending the polling transport on close
-	upgrade     *wsTransport  // candidate WebSocket during an upgrade
-	probed      bool          // the candidate answered 2probe
-	upTimer     *time.Timer   // bounds the upgrade
-	ws          *wsTransport  // set once the socket runs on WebSocket
-	flushing    bool          // a flusher goroutine owns writing to ws
-	aloneUntil  time.Duration // on srv.clock: no ws write before (flusher only)
-	lingering   bool          // closed, kept for the client's last GET
-	lingerTimer *time.Timer   // bounds lingering
-	// heartbeat, timed by srv.hb
-	awaitingPong bool
-	hbIndex      int32         // position+1 in srv.hb's heap, 0 when not in it; guarded by srv.hb.mu
-	due          time.Duration // on srv.clock: the next ping, or the pong deadline; 0 before the first
+	// The fields below are guarded by mu (except as noted); small ones
+	// first, to keep the struct in a small size class.
+	closed       bool
+	graceful     bool
+	onWS         bool        // the transport is WebSocket (else polling)
+	polling      bool        // a GET is pending
+	posting      bool        // a POST is being read
+	probed       bool        // the upgrade candidate answered 2probe
+	flushing     bool        // a flusher goroutine owns writing to ws
+	lingering    bool        // closed, kept for the client's last GET
+	awaitingPong bool        // a ping went out, its pong is due
+	reason       uint8       // index in reasons, once closed
+	pollEnd      packet.Type // packet ending the polling transport on close
+	hbIndex      int32       // position+1 in srv.hb's heap, 0 when not in it; guarded by srv.hb.mu
 
-	done chan struct{}
+	closeErr error
+	queue    []packet.Packet
+	spare    []packet.Packet
+
+	poll        chan struct{} // wakes the pending GET (polling only)
+	upgrade     *wsTransport  // candidate WebSocket during an upgrade
+	upTimer     *time.Timer   // bounds the upgrade
+	lingerTimer *time.Timer   // bounds lingering
+	ws          *wsTransport  // set once the socket runs on WebSocket
+	aloneUntil  time.Duration // on srv.clock: no ws write before (flusher only)
+	due         time.Duration // on srv.clock: the next ping, or the pong deadline; 0 before the first
+	done        chan struct{} // made on first use (Done): idle sockets have none
 
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
 }
@@ -115,7 +116,10 @@ func (s *Socket) RemoteAddr() string { return s.infoField(fieldRemote) }
 func (s *Socket) Transport() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.transport
+	if s.onWS {
+		return transportWebSocket
+	}
+	return transportPolling
 }
 
 // OnMessage sets the handler of incoming messages. Call it once, inside
@@ -128,7 +132,17 @@ func (s *Socket) OnMessage(fn func(m Message)) { s.onMessage = fn }
 func (s *Socket) OnClose(fn func(reason string, err error)) { s.onClose = fn }
 
 // Done returns a channel closed once the socket is closed.
-func (s *Socket) Done() <-chan struct{} { return s.done }
+func (s *Socket) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+		if s.closed {
+			close(s.done)
+		}
+	}
+	return s.done
+}
 
 // Stats returns the socket's counters.
 func (s *Socket) Stats() SocketStats {
@@ -162,7 +176,7 @@ func (s *Socket) send(m Message, alone bool) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	if len(s.queue) >= s.maxQueue {
+	if len(s.queue) >= s.srv.cfg.MaxQueuedPackets {
 		s.mu.Unlock()
 		s.srv.stats.queueFull.Add(1)
 		return ErrQueueFull
@@ -232,7 +246,7 @@ func (s *Socket) close(reason string, err error, graceful bool, pollEnd packet.T
 		return
 	}
 	s.closed = true
-	s.reason, s.closeErr, s.graceful = reason, err, graceful
+	s.reason, s.closeErr, s.graceful = uint8(reasonIndex(reason)), err, graceful
 	s.pollEnd = pollEnd
 	if s.due != 0 {
 		s.srv.hb.cancel(s)
@@ -253,14 +267,16 @@ func (s *Socket) close(reason string, err error, graceful bool, pollEnd packet.T
 	// close packet on its next GET: the session lingers until then. So
 	// does one that closed the session itself (its POST "1" may overtake
 	// its GET): that GET gets noop.
-	linger := ws == nil && !s.polling && s.transport == transportPolling &&
+	linger := ws == nil && !s.polling && !s.onWS &&
 		(graceful && (reason == ReasonForcedClose || reason == ReasonServerShutdown) ||
 			reason == ReasonTransportClose && pollEnd == packet.Noop) && s.srv.lingerOK()
 	if linger {
 		s.lingering = true
 		s.lingerTimer = time.AfterFunc(s.srv.cfg.PingTimeout, s.endLinger)
 	}
-	close(s.done)
+	if s.done != nil {
+		close(s.done)
+	}
 	s.mu.Unlock()
 
 	s.srv.open.Add(-1)
@@ -319,7 +335,7 @@ func (s *Socket) tryNotifyClose() {
 		s.closeNotified = true
 		if s.onClose != nil {
 			s.mu.Lock()
-			reason, err := s.reason, s.closeErr
+			reason, err := reasons[s.reason], s.closeErr
 			s.mu.Unlock()
 			s.onClose(reason, err)
 		}
@@ -338,12 +354,9 @@ func (s *Socket) unlockRecv() {
 
 // isClosed reports whether the socket is closed.
 func (s *Socket) isClosed() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // errInvalidHeartbeat: a v4 client must not send ping.

@@ -1,7 +1,6 @@
 package engineio
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -27,25 +26,26 @@ var readBufPool = sync.Pool{New: func() any { return new([wsReadBufSize]byte) }}
 // extensions). The handshake is answered in acceptWS; frames are read by
 // a wsframe.Reader and written by hand: data frames a whole batch per
 // Write, control frames (pong, close) one per Write, serialised by wmu.
+//
+// An idle connection holds it (96 bytes) and its net.Conn, nothing else.
 type wsTransport struct {
 	conn net.Conn
 	srv  *Server
 	sock *Socket
-	fd   int // for the poller; -1 when unknown
 
 	// Read side: the goroutine running the connection's read loop.
-	fr      wsframe.Reader
-	pending []byte      // read by the HTTP server past the handshake, not yet handed to fr
-	got     atomic.Bool // bytes were read; an upgrade candidate clears it when idle
+	fr  wsframe.Reader
+	got atomic.Bool // bytes were read; an upgrade candidate clears it when idle
 
-	upDone chan struct{} // an upgrade candidate's: closed once it completes or fails
-
+	fd         int32       // for the poller; -1 when unknown
 	parked     atomic.Bool // waiting in the poller; a wake-up claims it
 	registered bool        // in the epoll set; guarded by poller.mu
 	unparkable bool        // closing; guarded by poller.mu
+	sealed     bool        // a close frame went out: no more frames; guarded by wmu
 
-	wmu    sync.Mutex
-	sealed bool // a close frame went out: no more frames
+	upDone chan struct{} // an upgrade candidate's: closed once it completes or fails
+
+	wmu sync.Mutex
 }
 
 // Read reads from the connection for fr, noting that bytes came.
@@ -120,14 +120,11 @@ func (t *wsTransport) answerReadError(err error) {
 	}
 }
 
-// attach gives the reader a pooled buffer, with what the HTTP server had
-// buffered, unless it holds one.
+// attach gives the reader a pooled buffer unless it holds one.
 func (t *wsTransport) attach() {
-	if t.fr.Attached() {
-		return
+	if !t.fr.Attached() {
+		t.fr.Attach(readBufPool.Get().(*[wsReadBufSize]byte)[:], nil)
 	}
-	t.fr.Attach(readBufPool.Get().(*[wsReadBufSize]byte)[:], t.pending)
-	t.pending = nil
 }
 
 // detach returns the reader's buffer to the pool when nothing is left in it.
@@ -187,12 +184,12 @@ func (srv *Server) acceptWS(w http.ResponseWriter, r *http.Request, s *Socket) (
 		}
 		return nil, err
 	}
-	t := &wsTransport{conn: conn, srv: srv, sock: s, fd: fdOf(conn)}
-	t.fr.Src = t
-	t.fr.Limit = srv.cfg.MaxPayload
+	t := &wsTransport{conn: conn, srv: srv, sock: s, fd: int32(fdOf(conn))}
 	if n := brw.Reader.Buffered(); n > 0 {
+		// Sent right after the request: buffered until read (the
+		// buffer then leaves with the first detach).
 		p, _ := brw.Reader.Peek(n)
-		t.pending = bytes.Clone(p)
+		t.fr.Attach(make([]byte, n), p)
 		t.got.Store(true)
 	}
 	if err := conn.SetWriteDeadline(time.Now().Add(srv.cfg.WriteTimeout)); err != nil {
@@ -228,7 +225,7 @@ func (t *wsTransport) closeNow() {
 // idle reports whether nothing read from the network waits in buffers, so
 // the next read would block.
 func (t *wsTransport) idle() bool {
-	return len(t.pending) == 0 && t.fr.Buffered() == 0
+	return t.fr.Buffered() == 0
 }
 
 // writeText writes one text frame directly (the 3probe answer).
@@ -354,7 +351,7 @@ func (s *Socket) waitAlone() {
 // pooled read buffer attached for the read.
 func (t *wsTransport) readMessage() (byte, []byte, error) {
 	t.attach()
-	return t.fr.ReadMessage(nil, t)
+	return t.fr.ReadMessage(t, t.srv.cfg.MaxPayload, nil, t)
 }
 
 // decodeWS decodes a WebSocket message, whose memory the packet's Data
@@ -475,7 +472,7 @@ func (s *Socket) upgradeLoop(t *wsTransport) {
 // has not handled yet, or has data waiting in the kernel: then its
 // upgradeLoop is about to handle the client's next packet.
 func (t *wsTransport) inFlight() bool {
-	return t.got.Load() || readable(t.fd)
+	return t.got.Load() || readable(int(t.fd))
 }
 
 // kickPollLocked wakes a pending poll so it re-checks the socket's state.
@@ -503,7 +500,7 @@ func (s *Socket) completeUpgrade(t *wsTransport) bool {
 		s.upTimer = nil
 	}
 	s.ws = t
-	s.transport = transportWebSocket
+	s.onWS = true
 	s.srv.stats.upgrades.Add(1)
 	s.kickPollLocked() // a pending poll ends with noop
 	if len(s.queue) > 0 {

@@ -37,12 +37,12 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte{0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4}, uint8(3), uint16(1000))
 	f.Add([]byte{0x81, 0xfe, 0x01, 0x00, 1, 2, 3, 4}, uint8(2), uint16(300))
 	f.Fuzz(func(t *testing.T, in []byte, chunk uint8, limit uint16) {
-		rd := &Reader{Src: &chunkReader{bytes.NewReader(in), int(chunk)%32 + 1}, Limit: int64(limit)}
+		rd := &tReader{src: &chunkReader{bytes.NewReader(in), int(chunk)%32 + 1}, limit: int64(limit)}
 		if chunk&0x80 != 0 {
 			rd.Attach(make([]byte, minBufSize), nil)
 		}
 		for {
-			op, m, err := rd.ReadMessage(nil, controlFunc(func(op byte, p []byte) error {
+			op, m, err := rd.read(nil, controlFunc(func(op byte, p []byte) error {
 				if (op != OpPing && op != OpPong) || len(p) > maxControl {
 					t.Fatalf("control frame op %d, %d bytes", op, len(p))
 				}
@@ -115,7 +115,7 @@ func FuzzRoundTrip(f *testing.F) {
 		} else {
 			src = iotest.OneByteReader(src)
 		}
-		rd := &Reader{Src: src, Limit: int64(len(msg))}
+		rd := &tReader{src: src, limit: int64(len(msg))}
 		pings := 0
 		onPing := controlFunc(func(op byte, p []byte) error {
 			if op == OpPing && string(p) == "p" {
@@ -123,14 +123,14 @@ func FuzzRoundTrip(f *testing.F) {
 			}
 			return nil
 		})
-		gotOp, got, err := rd.ReadMessage(nil, onPing)
+		gotOp, got, err := rd.read(nil, onPing)
 		if err != nil {
 			t.Fatalf("read: %v", err)
 		}
 		if gotOp != op || !bytes.Equal(got, msg) {
 			t.Fatalf("round trip: op %d, %d bytes, want op %d, %d bytes", gotOp, len(got), op, len(msg))
 		}
-		if _, _, err := rd.ReadMessage(nil, onPing); err != io.EOF {
+		if _, _, err := rd.read(nil, onPing); err != io.EOF {
 			t.Fatalf("after the message: want EOF, got %v", err)
 		}
 		if pings != 1 {

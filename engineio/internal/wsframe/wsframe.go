@@ -47,7 +47,7 @@ var (
 	// frame, a continuation out of place, a bad close payload. Answer it
 	// with close status 1002.
 	ErrProtocol = errors.New("wsframe: protocol error")
-	// ErrTooBig reports a message longer than the Reader's Limit, found
+	// ErrTooBig reports a message longer than the limit, found
 	// from the frame headers before the payload is read. Answer it with
 	// close status 1009.
 	ErrTooBig = errors.New("wsframe: message too big")
@@ -85,17 +85,12 @@ const minBufSize = 16
 // most this much.
 const maxGrow = 64 << 10
 
-// Reader reads the messages of one client connection. It is not safe for
-// concurrent use.
+// Reader reads the messages of one client connection from the source
+// given to ReadMessage, through a buffer. It is small (32 bytes) and not
+// safe for concurrent use.
 type Reader struct {
-	// Src is the connection.
-	Src io.Reader
-	// Limit bounds the length of a message (all its frames); 0 or less
-	// means no limit.
-	Limit int64
-
 	buf  []byte // buffered input is buf[r:w]
-	r, w int
+	r, w int32
 }
 
 // Controller handles the control frames that a Reader reads: ping and
@@ -108,12 +103,12 @@ type Controller interface {
 // Attached reports whether the Reader holds a buffer.
 func (rd *Reader) Attached() bool { return rd.buf != nil }
 
-// Buffered returns how many bytes read from Src wait in the buffer.
-func (rd *Reader) Buffered() int { return rd.w - rd.r }
+// Buffered returns how many bytes read from the source wait in the buffer.
+func (rd *Reader) Buffered() int { return int(rd.w - rd.r) }
 
 // Attach gives the Reader buf (its length is ignored) as its buffer when
 // it has none; the bytes in pre, if any, are buffered input, read before
-// Src (pre may be longer than buf, which is then not used).
+// the source (pre may be longer than buf, which is then not used).
 func (rd *Reader) Attach(buf, pre []byte) {
 	if rd.buf != nil {
 		return
@@ -126,7 +121,7 @@ func (rd *Reader) Attach(buf, pre []byte) {
 		buf = make([]byte, len(pre)+DefaultBufSize)
 	}
 	rd.buf = buf
-	rd.r, rd.w = 0, copy(buf, pre)
+	rd.r, rd.w = 0, int32(copy(buf, pre))
 }
 
 // Detach takes the Reader's buffer back when nothing is buffered in it,
@@ -144,17 +139,17 @@ func (rd *Reader) Detach() []byte {
 // fill reads more input into the buffer, keeping the unread bytes; it
 // returns io.ErrUnexpectedEOF for an EOF after part of a frame when
 // partial is true.
-func (rd *Reader) fill(partial bool) error {
+func (rd *Reader) fill(src io.Reader, partial bool) error {
 	if rd.buf == nil {
 		rd.buf = make([]byte, DefaultBufSize)
 	}
 	if rd.r > 0 {
-		rd.w = copy(rd.buf, rd.buf[rd.r:rd.w])
+		rd.w = int32(copy(rd.buf, rd.buf[rd.r:rd.w]))
 		rd.r = 0
 	}
 	for range 100 {
-		n, err := rd.Src.Read(rd.buf[rd.w:])
-		rd.w += n
+		n, err := src.Read(rd.buf[rd.w:])
+		rd.w += int32(n)
 		if n > 0 {
 			return nil
 		}
@@ -177,10 +172,10 @@ type header struct {
 }
 
 // readHeader reads the next frame header.
-func (rd *Reader) readHeader() (header, error) {
+func (rd *Reader) readHeader(src io.Reader) (header, error) {
 	var h header
 	for rd.w-rd.r < 2 {
-		if err := rd.fill(false); err != nil {
+		if err := rd.fill(src, false); err != nil {
 			return h, err
 		}
 	}
@@ -191,7 +186,7 @@ func (rd *Reader) readHeader() (header, error) {
 	if b1&0x80 == 0 {
 		return h, protocolError("unmasked frame from the client")
 	}
-	need := 2 + 4
+	need := int32(2 + 4)
 	switch b1 & 0x7f {
 	case 126:
 		need += 2
@@ -199,7 +194,7 @@ func (rd *Reader) readHeader() (header, error) {
 		need += 8
 	}
 	for rd.w-rd.r < need {
-		if err := rd.fill(true); err != nil {
+		if err := rd.fill(src, true); err != nil {
 			return h, err
 		}
 	}
@@ -225,19 +220,20 @@ func (rd *Reader) readHeader() (header, error) {
 	return h, nil
 }
 
-// ReadMessage reads the next message, appending its payload to dst, and
-// returns its opcode (OpText or OpBinary) and dst. Control frames that
-// come before the message ends are handed to control (when not nil); a
-// close frame ends the read with a *CloseError.
+// ReadMessage reads the next message from src, appending its payload to
+// dst, and returns its opcode (OpText or OpBinary) and dst. Control frames
+// that come before the message ends are handed to control (when not nil);
+// a close frame ends the read with a *CloseError.
 //
-// The message's length is checked against Limit from each frame header,
+// The message's length (all its frames) is checked against limit (none
+// when 0 or less) from each frame header,
 // before its payload is read; memory for a payload grows with the bytes
 // received. Text is not checked for UTF-8: that is left to the decoder.
-func (rd *Reader) ReadMessage(dst []byte, control Controller) (byte, []byte, error) {
+func (rd *Reader) ReadMessage(src io.Reader, limit int64, dst []byte, control Controller) (byte, []byte, error) {
 	start := len(dst)
 	var op byte // of the message, once its first frame came
 	for {
-		h, err := rd.readHeader()
+		h, err := rd.readHeader(src)
 		if err != nil {
 			return 0, dst, err
 		}
@@ -250,7 +246,7 @@ func (rd *Reader) ReadMessage(dst []byte, control Controller) (byte, []byte, err
 				return 0, dst, protocolError("control frame too long")
 			}
 			var cb [maxControl]byte
-			p, err := rd.readPayload(cb[:0], int(h.length), h.key)
+			p, err := rd.readPayload(src, cb[:0], int(h.length), h.key)
 			if err != nil {
 				return 0, dst, err
 			}
@@ -275,13 +271,13 @@ func (rd *Reader) ReadMessage(dst []byte, control Controller) (byte, []byte, err
 		default:
 			return 0, dst, protocolError("reserved opcode " + strconv.Itoa(int(h.op)))
 		}
-		if rd.Limit > 0 && h.length > rd.Limit-int64(len(dst)-start) {
+		if limit > 0 && h.length > limit-int64(len(dst)-start) {
 			return 0, dst, ErrTooBig
 		}
 		if h.length > int64(^uint(0)>>1)-int64(len(dst)) {
 			return 0, dst, ErrTooBig // cannot be held in memory
 		}
-		dst, err = rd.readPayload(dst, int(h.length), h.key)
+		dst, err = rd.readPayload(src, dst, int(h.length), h.key)
 		if err != nil {
 			return 0, dst, err
 		}
@@ -292,7 +288,7 @@ func (rd *Reader) ReadMessage(dst []byte, control Controller) (byte, []byte, err
 }
 
 // readPayload appends a frame's n payload bytes, unmasked, to dst.
-func (rd *Reader) readPayload(dst []byte, n int, key [4]byte) ([]byte, error) {
+func (rd *Reader) readPayload(src io.Reader, dst []byte, n int, key [4]byte) ([]byte, error) {
 	pos := 0
 	for n > 0 {
 		if rd.r == rd.w {
@@ -302,7 +298,7 @@ func (rd *Reader) readPayload(dst []byte, n int, key [4]byte) ([]byte, error) {
 					dst = slices.Grow(dst, min(n, maxGrow))
 				}
 				m := min(n, cap(dst)-len(dst))
-				k, err := rd.Src.Read(dst[len(dst) : len(dst)+m])
+				k, err := src.Read(dst[len(dst) : len(dst)+m])
 				if k > 0 {
 					Mask(key, pos, dst[len(dst):len(dst)+k])
 					dst = dst[:len(dst)+k]
@@ -318,18 +314,18 @@ func (rd *Reader) readPayload(dst []byte, n int, key [4]byte) ([]byte, error) {
 				}
 				return dst, err
 			}
-			if err := rd.fill(true); err != nil {
+			if err := rd.fill(src, true); err != nil {
 				return dst, err
 			}
 		}
-		c := min(n, rd.w-rd.r)
+		c := min(n, int(rd.w-rd.r))
 		if cap(dst)-len(dst) < c {
 			dst = slices.Grow(dst, max(c, min(n, maxGrow)))
 		}
 		l := len(dst)
-		dst = append(dst, rd.buf[rd.r:rd.r+c]...)
+		dst = append(dst, rd.buf[rd.r:int(rd.r)+c]...)
 		Mask(key, pos, dst[l:])
-		rd.r += c
+		rd.r += int32(c)
 		pos += c
 		n -= c
 	}

@@ -34,6 +34,17 @@ func clientFrame(dst []byte, fin bool, op byte, payload []byte, key [4]byte) []b
 	return dst
 }
 
+// tReader is a Reader with its source and limit.
+type tReader struct {
+	Reader
+	src   io.Reader
+	limit int64
+}
+
+func (rd *tReader) read(dst []byte, c Controller) (byte, []byte, error) {
+	return rd.ReadMessage(rd.src, rd.limit, dst, c)
+}
+
 // controlFunc is a Controller.
 type controlFunc func(op byte, p []byte) error
 
@@ -47,11 +58,11 @@ type ctl struct {
 }
 
 // readAll reads messages until an error; it returns them and the error.
-func readAll(rd *Reader) ([]string, []ctl, error) {
+func readAll(rd *tReader) ([]string, []ctl, error) {
 	var msgs []string
 	var ctls []ctl
 	for {
-		op, m, err := rd.ReadMessage(nil, controlFunc(func(op byte, p []byte) error {
+		op, m, err := rd.read(nil, controlFunc(func(op byte, p []byte) error {
 			ctls = append(ctls, ctl{op, string(p)})
 			return nil
 		}))
@@ -89,7 +100,7 @@ func TestReadMessage(t *testing.T) {
 		{"data err", func() io.Reader { return iotest.DataErrReader(bytes.NewReader(in)) }, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rd := &Reader{Src: tc.src(), Limit: 1 << 20}
+			rd := &tReader{src: tc.src(), limit: 1 << 20}
 			if tc.buf > 0 {
 				rd.Attach(make([]byte, tc.buf), nil)
 			}
@@ -142,16 +153,16 @@ func TestReadMessageErrors(t *testing.T) {
 		{"too big announced", []byte{0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4}, ErrTooBig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rd := &Reader{Src: bytes.NewReader(tc.in), Limit: 100}
-			_, _, err := rd.ReadMessage(nil, nil)
+			rd := &tReader{src: bytes.NewReader(tc.in), limit: 100}
+			_, _, err := rd.read(nil, nil)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("want %v, got %v", tc.want, err)
 			}
 		})
 	}
 	t.Run("close without status", func(t *testing.T) {
-		rd := &Reader{Src: bytes.NewReader(clientFrame(nil, true, OpClose, nil, key))}
-		_, _, err := rd.ReadMessage(nil, nil)
+		rd := &tReader{src: bytes.NewReader(clientFrame(nil, true, OpClose, nil, key))}
+		_, _, err := rd.read(nil, nil)
 		var ce *CloseError
 		if !errors.As(err, &ce) || ce.Code != StatusNoStatus {
 			t.Fatalf("want close 1005, got %v", err)
@@ -159,15 +170,15 @@ func TestReadMessageErrors(t *testing.T) {
 	})
 	t.Run("control error", func(t *testing.T) {
 		stop := errors.New("stop")
-		rd := &Reader{Src: bytes.NewReader(clientFrame(nil, true, OpPing, nil, key))}
-		_, _, err := rd.ReadMessage(nil, controlFunc(func(byte, []byte) error { return stop }))
+		rd := &tReader{src: bytes.NewReader(clientFrame(nil, true, OpPing, nil, key))}
+		_, _, err := rd.read(nil, controlFunc(func(byte, []byte) error { return stop }))
 		if err != stop {
 			t.Fatalf("want the control callback's error, got %v", err)
 		}
 	})
 	t.Run("exactly the limit", func(t *testing.T) {
-		rd := &Reader{Src: bytes.NewReader(clientFrame(nil, true, OpText, bytes.Repeat([]byte("x"), 100), key)), Limit: 100}
-		if _, m, err := rd.ReadMessage(nil, nil); err != nil || len(m) != 100 {
+		rd := &tReader{src: bytes.NewReader(clientFrame(nil, true, OpText, bytes.Repeat([]byte("x"), 100), key)), limit: 100}
+		if _, m, err := rd.read(nil, nil); err != nil || len(m) != 100 {
 			t.Fatalf("got %d bytes, %v", len(m), err)
 		}
 	})
@@ -178,8 +189,8 @@ func TestReadMessageErrors(t *testing.T) {
 func TestReadMessageGrowsWithInput(t *testing.T) {
 	in := []byte{0x82, 0xff, 0, 0, 0, 0, 0, 0x0f, 0x42, 0x40, 1, 2, 3, 4} // 1,000,000 bytes
 	in = append(in, make([]byte, 10)...)
-	rd := &Reader{Src: bytes.NewReader(in), Limit: 1e6}
-	_, m, err := rd.ReadMessage(nil, nil)
+	rd := &tReader{src: bytes.NewReader(in), limit: 1e6}
+	_, m, err := rd.read(nil, nil)
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("want unexpected EOF, got %v", err)
 	}
@@ -190,23 +201,23 @@ func TestReadMessageGrowsWithInput(t *testing.T) {
 
 func TestAttachDetach(t *testing.T) {
 	in := clientFrame(clientFrame(nil, true, OpText, []byte("a"), key), true, OpText, []byte("b"), key)
-	rd := &Reader{Src: bytes.NewReader(in[7:])}
+	rd := &tReader{src: bytes.NewReader(in[7:])}
 	rd.Attach(make([]byte, 64), in[:7]) // what the HTTP server had buffered
 	if rd.Buffered() != 7 || rd.Detach() != nil {
 		t.Fatal("Detach must keep a buffer holding input")
 	}
-	if _, m, err := rd.ReadMessage(nil, nil); err != nil || string(m) != "a" {
+	if _, m, err := rd.read(nil, nil); err != nil || string(m) != "a" {
 		t.Fatalf("first: %q %v", m, err)
 	}
 	if b := rd.Detach(); b == nil || rd.Buffered() != 0 {
 		t.Fatal("Detach of an empty buffer must give it back")
 	}
 	rd.Attach(make([]byte, 64), nil)
-	if _, m, err := rd.ReadMessage(nil, nil); err != nil || string(m) != "b" {
+	if _, m, err := rd.read(nil, nil); err != nil || string(m) != "b" {
 		t.Fatalf("second: %q %v", m, err)
 	}
 	// More already buffered than the buffer holds.
-	rd = &Reader{Src: bytes.NewReader(nil)}
+	rd = &tReader{src: bytes.NewReader(nil)}
 	rd.Attach(make([]byte, 16), in)
 	if msgs, _, err := readAll(rd); err != io.EOF || len(msgs) != 2 {
 		t.Fatalf("got %q %v", msgs, err)
@@ -251,8 +262,8 @@ func TestAppendHeader(t *testing.T) {
 		// Read it back as a masked frame would be.
 		h[1] |= 0x80
 		h = append(h, 0, 0, 0, 0)
-		rd := &Reader{Src: bytes.NewReader(h)}
-		got, err := rd.readHeader()
+		rd := &tReader{src: bytes.NewReader(h)}
+		got, err := rd.readHeader(rd.src)
 		if err != nil || got.length != int64(n) || got.op != OpBinary || !got.fin {
 			t.Errorf("n %d: %+v %v", n, got, err)
 		}
