@@ -165,7 +165,7 @@ func (c *conn) connect(p *parser.Packet) {
 		c.sendConnectError(p.Namespace, map[string]any{"message": "Invalid namespace"})
 		return
 	}
-	s := &Socket{ns: ns, conn: c, auth: auth, connTime: time.Now()}
+	s := &Socket{ns: ns, conn: c, auth: auth, connTime: time.Now().UnixNano()}
 	var missed [][]any
 	if rc := srv.cfg.ConnectionStateRecovery; rc != nil {
 		pid, _ := auth["pid"].(string)

@@ -55,30 +55,43 @@ const maxPendingAcks = 4096
 // the connection's goroutine (see EventHandler); install them in the
 // namespace's OnConnection handler.
 type Socket struct {
-	ns        *Namespace
-	conn      *conn
-	id        string
-	pid       string
-	recovered bool
+	ns   *Namespace
+	conn *conn
+	id   string
+	pid  string
 
-	// The Handshake is built on first use, from the connection's request
-	// and these: an idle socket whose Handshake nobody reads keeps no
-	// parsed query nor URL text.
-	hsOnce    sync.Once
+	// The Handshake is built on first use (guarded by mu), from the
+	// connection's request and these: an idle socket whose Handshake
+	// nobody reads keeps no parsed query nor URL text.
 	handshake *Handshake
 	auth      map[string]any
-	connTime  time.Time
+	connTime  int64 // Unix nanoseconds
 
 	connected atomic.Bool
+	hasAnyOut atomic.Bool
+	recovered bool
 
-	mu              sync.Mutex
-	data            any
-	handlers        []eventHandler // few per socket: a slice is smaller than a map
+	mu       sync.Mutex
+	data     any
+	handlers []eventHandler // few per socket: a slice is smaller than a map
+	more     *listeners     // made on first use: most sockets have none
+	acks     map[uint64]func([]any, error)
+}
+
+// listeners are a socket's less common handlers, kept apart so that a
+// socket without them stays small.
+type listeners struct {
 	anyIn, anyOut   []AnyHandler
 	onDisconnect    []func(reason string)
 	onDisconnecting []func(reason string)
-	acks            map[uint64]func([]any, error)
-	hasAnyOut       atomic.Bool
+}
+
+// moreLocked returns s.more, made if needed; s.mu is held.
+func (s *Socket) moreLocked() *listeners {
+	if s.more == nil {
+		s.more = &listeners{}
+	}
+	return s.more
 }
 
 // ID returns the socket's id, also the name of its own room.
@@ -89,10 +102,12 @@ func (s *Socket) Namespace() *Namespace { return s.ns }
 
 // Handshake returns the details of the socket's connection.
 func (s *Socket) Handshake() *Handshake {
-	s.hsOnce.Do(func() {
-		s.handshake = s.conn.handshake(s.auth, s.connTime)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.handshake == nil {
+		s.handshake = s.conn.handshake(s.auth, time.Unix(0, s.connTime))
 		s.auth = nil
-	})
+	}
 	return s.handshake
 }
 
@@ -161,7 +176,8 @@ func (s *Socket) Off(event string) {
 // OnAny adds a catch-all listener of incoming events.
 func (s *Socket) OnAny(h AnyHandler) {
 	s.mu.Lock()
-	s.anyIn = append(s.anyIn, h)
+	m := s.moreLocked()
+	m.anyIn = append(m.anyIn, h)
 	s.mu.Unlock()
 }
 
@@ -169,7 +185,8 @@ func (s *Socket) OnAny(h AnyHandler) {
 // broadcasts reaching this socket). It runs on the emitting goroutine.
 func (s *Socket) OnAnyOutgoing(h AnyHandler) {
 	s.mu.Lock()
-	s.anyOut = append(s.anyOut, h)
+	m := s.moreLocked()
+	m.anyOut = append(m.anyOut, h)
 	s.hasAnyOut.Store(true)
 	s.mu.Unlock()
 }
@@ -181,7 +198,8 @@ func (s *Socket) OnAnyOutgoing(h AnyHandler) {
 // has left its rooms by then.
 func (s *Socket) OnDisconnect(fn func(reason string)) {
 	s.mu.Lock()
-	s.onDisconnect = append(s.onDisconnect, fn)
+	m := s.moreLocked()
+	m.onDisconnect = append(m.onDisconnect, fn)
 	s.mu.Unlock()
 }
 
@@ -189,7 +207,8 @@ func (s *Socket) OnDisconnect(fn func(reason string)) {
 // disconnect, while it is still in its rooms.
 func (s *Socket) OnDisconnecting(fn func(reason string)) {
 	s.mu.Lock()
-	s.onDisconnecting = append(s.onDisconnecting, fn)
+	m := s.moreLocked()
+	m.onDisconnecting = append(m.onDisconnecting, fn)
 	s.mu.Unlock()
 }
 
@@ -355,7 +374,7 @@ func (s *Socket) notifyOutgoing(data []any) {
 		return
 	}
 	s.mu.Lock()
-	hs := s.anyOut
+	hs := s.more.anyOut // hasAnyOut: more is set
 	s.mu.Unlock()
 	ev, _ := data[0].(string)
 	for _, h := range hs {
@@ -410,7 +429,10 @@ func (s *Socket) onEvent(p *parser.Packet) {
 		}
 	}
 	s.mu.Lock()
-	anyIn := s.anyIn
+	var anyIn []AnyHandler
+	if s.more != nil {
+		anyIn = s.more.anyIn
+	}
 	h := s.handlerLocked(event)
 	s.mu.Unlock()
 	for _, fn := range anyIn {
@@ -426,8 +448,11 @@ func (s *Socket) onClose(reason string) {
 	if !s.connected.CompareAndSwap(true, false) {
 		return
 	}
+	var ing, hs []func(reason string)
 	s.mu.Lock()
-	ing := s.onDisconnecting
+	if s.more != nil {
+		ing = s.more.onDisconnecting
+	}
 	s.mu.Unlock()
 	for _, fn := range ing {
 		fn(reason)
@@ -441,7 +466,9 @@ func (s *Socket) onClose(reason string) {
 	s.mu.Lock()
 	acks := s.acks
 	s.acks = nil
-	hs := s.onDisconnect
+	if s.more != nil {
+		hs = s.more.onDisconnect
+	}
 	s.mu.Unlock()
 	for _, fn := range acks {
 		fn(nil, ErrDisconnected)
