@@ -71,6 +71,70 @@ func settle() {
 	debug.FreeOSMemory()
 }
 
+// TestIdleWebSocketMemory locks in the memory an idle WebSocket session
+// holds: n sessions opened from a separate client process must grow the
+// live heap by at most maxIdleHeap bytes each. It measures about 1.1 KB
+// (the net.Conn and its addresses, the Socket, its handshake details, the
+// wsTransport, map and heap entries); it was about 4 KB with a
+// coder/websocket Conn, the request's header map and a timer per socket.
+func TestIdleWebSocketMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a client process")
+	}
+	const n, maxIdleHeap = 500, 2500
+	e := newEnv(t, nil, func(s *Socket) {})
+	live := func() uint64 {
+		runtime.GC()
+		runtime.GC() // and empty the pools' victim caches
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	h0 := live()
+	stop := startIdleClients(t, e, n)
+	defer stop()
+	h1 := live()
+	per := (int64(h1) - int64(h0)) / n
+	t.Logf("%d live heap bytes per idle WebSocket session", per)
+	if per > maxIdleHeap {
+		t.Errorf("an idle WebSocket session holds %d heap bytes, want at most %d", per, maxIdleHeap)
+	}
+}
+
+// startIdleClients opens n idle WebSocket sessions to e from a client
+// process (this test binary, running TestIdleClientProcess) and waits
+// until the server counts them; stop ends the process.
+func startIdleClients(tb testing.TB, e *env, n int) (stop func()) {
+	tb.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestIdleClientProcess$", "-test.count=1")
+	u := "ws" + strings.TrimPrefix(e.url, "http") + "?EIO=4&transport=websocket"
+	cmd.Env = append(os.Environ(), envClientURL+"="+u, envClientN+"="+strconv.Itoa(n))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	stop = func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		stop()
+		tb.Fatalf("client process: %q %v", line, err)
+	}
+	if got := e.srv.Count(); got != n {
+		stop()
+		tb.Fatalf("want %d sockets, got %d", n, got)
+	}
+	return stop
+}
+
 // BenchmarkIdleWebSocket opens idle WebSocket sessions from a separate
 // client process and reports the server's memory per connection: RSS and
 // Go heap+stack growth.
@@ -94,30 +158,8 @@ func idleRun(b *testing.B, n int) {
 	runtime.ReadMemStats(&m0)
 	r0 := rss(b)
 
-	exe, err := os.Executable()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^TestIdleClientProcess$", "-test.count=1")
-	u := "ws" + strings.TrimPrefix(e.url, "http") + "?EIO=4&transport=websocket"
-	cmd.Env = append(os.Environ(), envClientURL+"="+u, envClientN+"="+strconv.Itoa(n))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		_ = cmd.Wait()
-	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "ready\n" {
-		b.Fatalf("client process: %q %v", line, err)
-	}
-	if got := e.srv.Count(); got != n {
-		b.Fatalf("want %d sockets, got %d", n, got)
-	}
+	stop := startIdleClients(b, e, n)
+	defer stop()
 	settle()
 	runtime.ReadMemStats(&m1)
 	r1 := rss(b)
