@@ -347,6 +347,28 @@ func (s *Socket) waitAlone() {
 	s.aloneUntil = 0
 }
 
+// wsLinger is how long a connection that has just handled a message waits
+// in its read loop for the next before it is parked: a client in a
+// request-response exchange (an emit with an ack) then costs no park and
+// wake-up per message, and an idle connection still holds nothing.
+const wsLinger = 2 * time.Millisecond
+
+// linger waits up to wsLinger for input; it reports whether any came (or
+// the read failed: the next read meets the error). A connection the
+// poller cannot park does not linger: its read loop blocks anyway.
+func (t *wsTransport) linger() bool {
+	if t.fd < 0 {
+		return false
+	}
+	t.attach()
+	if t.conn.SetReadDeadline(time.Now().Add(wsLinger)) != nil {
+		return false
+	}
+	err := t.fr.Fill(t)
+	_ = t.conn.SetReadDeadline(time.Time{})
+	return err == nil || !isTimeout(err)
+}
+
 // readMessage reads one WebSocket message, in memory of its own, with a
 // pooled read buffer attached for the read.
 func (t *wsTransport) readMessage() (byte, []byte, error) {
@@ -369,14 +391,15 @@ func decodeWS(op byte, b []byte) (packet.Packet, error) {
 // again once the connection is readable, with mayPark false so that it
 // reads before it checks again.
 func (s *Socket) readLoop(t *wsTransport, mayPark bool) {
+	active := false // a message was handled in this run of the loop
 	for {
-		if mayPark && t.idle() {
+		if mayPark && t.idle() && !(active && t.linger()) {
 			t.detach()
 			if s.srv.poller.park(t) {
 				return
 			}
 		}
-		mayPark = true
+		mayPark, active = true, true
 		op, b, err := t.readMessage()
 		if err != nil {
 			t.detach()

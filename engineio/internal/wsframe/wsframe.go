@@ -136,6 +136,11 @@ func (rd *Reader) Detach() []byte {
 	return b[:0]
 }
 
+// Fill reads at least one byte from src into the buffer (allocating one
+// when none is attached), keeping what is buffered; it returns src's
+// error when nothing came.
+func (rd *Reader) Fill(src io.Reader) error { return rd.fill(src, false) }
+
 // fill reads more input into the buffer, keeping the unread bytes; it
 // returns io.ErrUnexpectedEOF for an EOF after part of a frame when
 // partial is true.
