@@ -67,13 +67,22 @@ func (fp *framePool) put(m Msg) {
 	if fp.inproc.Load() {
 		return
 	}
-	fp.on.Store(true)
-	fp.mu.Lock()
-	defer fp.mu.Unlock()
+	if !fp.on.Load() {
+		fp.on.Store(true)
+	}
+	locked := false
 	for _, f := range m {
+		if cap(f) <= slabMax {
+			continue // the common small frame: no lock taken
+		}
 		c, ok := poolClass(cap(f))
 		if !ok || cap(f) != 1<<(c+poolMinShift) {
 			continue
+		}
+		if !locked {
+			fp.mu.Lock()
+			defer fp.mu.Unlock()
+			locked = true
 		}
 		if keep := max(2, poolClassBytes>>(c+poolMinShift)); len(fp.free[c]) >= keep {
 			continue
