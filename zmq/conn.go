@@ -327,7 +327,11 @@ func (c *zconn) msgOf() Msg {
 	if c.rid != nil {
 		c.fslab = append(c.fslab, c.rid)
 	}
-	c.fslab = append(c.fslab, c.frames...)
+	// One append per frame: cheaper than a bulk copy of pointers for the
+	// usual one or two frames.
+	for _, f := range c.frames {
+		c.fslab = append(c.fslab, f)
+	}
 	return Msg(c.fslab[l : l+n : l+n])
 }
 
@@ -421,7 +425,10 @@ func (c *zconn) readLoop() error {
 			continue
 		}
 		var body []byte
-		if size <= trustedSize {
+		if size <= slabMax && int64(c.br.Buffered()) >= size {
+			// Small and already here: the frame is the buffer's bytes.
+			body = c.br.Take(int(size))
+		} else if size <= trustedSize {
 			body = c.alloc(int(size))
 			if err := c.br.ReadFull(body); err != nil {
 				return err

@@ -81,13 +81,14 @@ func (fp *framePool) put(m Msg) {
 		}
 		if !locked {
 			fp.mu.Lock()
-			defer fp.mu.Unlock()
 			locked = true
 		}
-		if keep := max(2, poolClassBytes>>(c+poolMinShift)); len(fp.free[c]) >= keep {
-			continue
+		if keep := max(2, poolClassBytes>>(c+poolMinShift)); len(fp.free[c]) < keep {
+			fp.free[c] = append(fp.free[c], f[:cap(f)])
 		}
-		fp.free[c] = append(fp.free[c], f[:cap(f)])
+	}
+	if locked {
+		fp.mu.Unlock()
 	}
 }
 

@@ -18,6 +18,9 @@ const (
 	// which is then copied. A small bound keeps a stream of large frames
 	// mostly copy-free; small frames still fill the whole buffer.
 	overflowMax = 8 << 10
+	// takeRoom: with bytes taken from the buffer (Take), a fill that
+	// would have less room than this moves to a new buffer instead.
+	takeRoom = 4 << 10
 )
 
 // connReader is a connection's buffered reader: bufio.Reader's Peek,
@@ -33,6 +36,9 @@ type connReader struct {
 	// big: the last body was read directly; fills take at most
 	// overflowMax bytes, so that the next large body is not copied.
 	big bool
+	// shared: Take handed out bytes of buf, which must not be written
+	// again: a fill that needs room moves to a new buffer.
+	shared bool
 
 	rv *readv // nil: src is not a socket, or not on Linux
 }
@@ -65,7 +71,15 @@ func (b *connReader) fill() error {
 	if b.err != nil {
 		return b.err
 	}
-	if b.r == b.w {
+	if b.shared {
+		if len(b.buf)-b.w < takeRoom {
+			// The taken bytes stay where they are; what is not
+			// consumed moves to a new buffer.
+			nb := make([]byte, len(b.buf))
+			b.w = copy(nb, b.buf[b.r:b.w])
+			b.buf, b.r, b.shared = nb, 0, false
+		}
+	} else if b.r == b.w {
 		b.r, b.w = 0, 0
 	} else if b.w == len(b.buf) {
 		b.w = copy(b.buf, b.buf[b.r:b.w])
@@ -107,6 +121,18 @@ func (b *connReader) Peek(n int) ([]byte, error) {
 
 // Discard skips n buffered bytes; n is at most Buffered().
 func (b *connReader) Discard(n int) { b.r += n }
+
+// Take consumes the next n buffered bytes (n ≤ Buffered()) and returns
+// them in place, without a copy: the caller keeps them, and the reader
+// never writes that memory again. Frames received this way share the
+// buffer, as libzmq's decoder shares its receive buffer among small
+// messages.
+func (b *connReader) Take(n int) []byte {
+	p := b.buf[b.r : b.r+n : b.r+n]
+	b.r += n
+	b.shared = true
+	return p
+}
 
 // Read reads into p as bufio.Reader does: from the buffer, or with an
 // empty buffer and a large p, straight from src.
@@ -150,11 +176,17 @@ func (b *connReader) ReadFull(p []byte) error {
 		var k int
 		var err error
 		if b.rv != nil {
-			// The buffer is empty here: the bytes after p go to its front.
-			b.r, b.w = 0, 0
+			// The buffer is empty here (r == w): the bytes after p go
+			// to its front, or after the bytes taken from it, or to a
+			// new buffer when those leave too little room.
+			if !b.shared {
+				b.r, b.w = 0, 0
+			} else if len(b.buf)-b.w < overflowMax {
+				b.buf, b.r, b.w, b.shared = make([]byte, len(b.buf)), 0, 0, false
+			}
 			var extra int
-			k, extra, err = b.rv.read(p, b.buf[:min(overflowMax, len(b.buf))])
-			b.w = extra
+			k, extra, err = b.rv.read(p, b.buf[b.w:min(b.w+overflowMax, len(b.buf))])
+			b.w += extra
 		} else {
 			k, err = b.src.Read(p)
 		}

@@ -11,44 +11,61 @@ import (
 	"testing/iotest"
 )
 
-// frameStream returns a stream of bodies of the given sizes, each filled
-// with its own index, so that a misplaced byte shows.
+// frameStream returns a stream of one header byte (the index) and a body
+// of each size, filled with its own index plus one, so that a misplaced
+// byte shows.
 func frameStream(sizes []int) ([]byte, [][]byte) {
 	var all []byte
 	var bodies [][]byte
 	for i, n := range sizes {
 		b := bytes.Repeat([]byte{byte(i + 1)}, n)
 		bodies = append(bodies, b)
+		all = append(all, byte(i))
 		all = append(all, b...)
 	}
 	return all, bodies
 }
 
-// readBodies reads len(want) bodies through r, alternating Peek/Discard
-// of one byte with ReadFull of the rest, as readLoop does with headers.
+// readBodies reads len(want) bodies through r as readLoop does: a
+// one-byte Peek/Discard standing for a header, then the body with Take
+// when it is small and buffered, else with ReadFull. Taken bodies are
+// checked again at the end: the reader must not have reused their memory.
 func readBodies(t *testing.T, r *connReader, want [][]byte) {
 	t.Helper()
+	got := make([][]byte, len(want))
 	for i, w := range want {
-		got := make([]byte, len(w))
-		if len(w) > 0 {
-			h, err := r.Peek(1)
-			if err != nil {
-				t.Fatalf("body %d: peek: %v", i, err)
-			}
-			got[0] = h[0]
-			r.Discard(1)
-			if err := r.ReadFull(got[1:]); err != nil {
+		h, err := r.Peek(1)
+		if err != nil {
+			t.Fatalf("body %d: peek: %v", i, err)
+		}
+		if h[0] != byte(i) {
+			t.Fatalf("body %d: header byte %d", i, h[0])
+		}
+		r.Discard(1)
+		if len(w) <= slabMax && r.Buffered() >= len(w) {
+			got[i] = r.Take(len(w))
+		} else {
+			got[i] = make([]byte, len(w))
+			if err := r.ReadFull(got[i]); err != nil {
 				t.Fatalf("body %d (%d bytes): %v", i, len(w), err)
 			}
 		}
-		if !bytes.Equal(got, w) {
+		if !bytes.Equal(got[i], w) {
 			t.Fatalf("body %d (%d bytes) differs", i, len(w))
+		}
+	}
+	for i, w := range want {
+		if !bytes.Equal(got[i], w) {
+			t.Fatalf("body %d (%d bytes) was overwritten", i, len(w))
 		}
 	}
 }
 
 func TestConnReader(t *testing.T) {
-	sizes := []int{1, 9, 100, 8 << 10, 64 << 10, 3, 200 << 10, 16<<10 + 1, 5, 70 << 10, 64 << 10, 1}
+	sizes := []int{1, 9, 100, 8 << 10, 64 << 10, 3, 200 << 10, 16<<10 + 1, 5, 70 << 10, 64 << 10, 1, 0, 1024, 1025}
+	for i := range 300 {
+		sizes = append(sizes, i%7*100, 1000+i)
+	}
 	stream, bodies := frameStream(sizes)
 	for _, tt := range []struct {
 		name string
@@ -76,10 +93,10 @@ func TestConnReader(t *testing.T) {
 func TestConnReaderSocket(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var sizes []int
-	for range 200 {
-		switch rng.IntN(3) {
-		case 0:
-			sizes = append(sizes, 1+rng.IntN(300))
+	for range 250 {
+		switch rng.IntN(4) {
+		case 0, 3:
+			sizes = append(sizes, rng.IntN(1100))
 		case 1:
 			sizes = append(sizes, 1+rng.IntN(20<<10))
 		default:
