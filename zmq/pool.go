@@ -15,8 +15,11 @@ const (
 	poolClasses  = poolMaxShift - poolMinShift + 1
 	poolMin      = 1 << poolMinShift
 	poolMax      = 1 << poolMaxShift
-	// poolClassBytes bounds what one class keeps (at least two buffers).
-	poolClassBytes = 1 << 20
+	// poolBytes bounds what a socket keeps, all classes together: enough
+	// for a burst of 128 messages of 64 KiB queued ahead of the
+	// application (fewer kept buffers meant fresh memory, which the
+	// runtime zeroes and the kernel faults in, for every burst).
+	poolBytes = 8 << 20
 )
 
 // framePool keeps the buffers of received frames that the application
@@ -29,6 +32,7 @@ type framePool struct {
 	inproc atomic.Bool // frames may be a sender's own memory: never pool
 	mu     sync.Mutex
 	free   [poolClasses][][]byte
+	bytes  int // kept in free
 }
 
 // class returns the size class of an n-byte frame and whether it has one.
@@ -55,6 +59,7 @@ func (fp *framePool) get(n int) []byte {
 		b := fp.free[c][l-1]
 		fp.free[c][l-1] = nil
 		fp.free[c] = fp.free[c][:l-1]
+		fp.bytes -= cap(b)
 		fp.mu.Unlock()
 		return b[:n]
 	}
@@ -62,7 +67,8 @@ func (fp *framePool) get(n int) []byte {
 	return make([]byte, n, 1<<(c+poolMinShift))
 }
 
-// put keeps the frames of m whose capacity is exactly a class's size.
+// put keeps the frames of m whose capacity is exactly a class's size,
+// up to poolBytes in all.
 func (fp *framePool) put(m Msg) {
 	if fp.inproc.Load() {
 		return
@@ -83,8 +89,9 @@ func (fp *framePool) put(m Msg) {
 			fp.mu.Lock()
 			locked = true
 		}
-		if keep := max(2, poolClassBytes>>(c+poolMinShift)); len(fp.free[c]) < keep {
+		if fp.bytes+cap(f) <= poolBytes {
 			fp.free[c] = append(fp.free[c], f[:cap(f)])
+			fp.bytes += cap(f)
 		}
 	}
 	if locked {

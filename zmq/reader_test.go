@@ -217,19 +217,24 @@ func TestRecycle(t *testing.T) {
 	}
 }
 
-// TestRecycleBounded: the pool keeps at most its budget per class.
+// TestRecycleBounded: the pool keeps at most poolBytes, all classes
+// together.
 func TestRecycleBounded(t *testing.T) {
 	s := newSock(t, Pull, nil)
 	for range 100 {
 		s.Recycle(Msg{make([]byte, 64<<10), make([]byte, 1<<20), make([]byte, 2<<20)})
 	}
-	c64, _ := poolClass(64 << 10)
-	c1m, _ := poolClass(1 << 20)
-	if n := len(s.pool.free[c64]); n != poolClassBytes/(64<<10) {
-		t.Fatalf("64 KiB class holds %d buffers", n)
+	total := 0
+	for c := range poolClasses {
+		for _, b := range s.pool.free[c] {
+			total += cap(b)
+		}
 	}
-	if n := len(s.pool.free[c1m]); n != 2 {
-		t.Fatalf("1 MiB class holds %d buffers, want 2", n)
+	if total != s.pool.bytes || total > poolBytes || total < poolBytes-(1<<20) {
+		t.Fatalf("pool keeps %d bytes (counted %d), want at most %d and near it", total, s.pool.bytes, poolBytes)
+	}
+	if _, ok := poolClass(2 << 20); ok {
+		t.Fatal("frames above 1 MiB have a class")
 	}
 }
 
