@@ -95,9 +95,20 @@
 //
 // # Messages
 //
-// Send does not copy frames: the caller must not modify them afterwards.
-// Received frames may share memory with other messages (inproc passes
-// the sender's frames as they are), so treat them as read-only.
+// Send does not copy frames: the caller must not modify them afterwards
+// (sending the same unmodified frame again is fine). Received frames may
+// share memory with other messages (small frames share the connection's
+// read buffer; inproc passes the sender's frames as they are), so treat
+// them as read-only. A program that receives large messages at a high
+// rate can give each one back with Socket.Recycle once done with it, as
+// a libzmq program calls zmq_msg_close: the socket then receives into
+// that memory rather than allocating.
+//
+// Large frames travel without copies: a sender writes them straight
+// from the caller's memory, and a receiver reads them straight into
+// their own buffer. REQ and REP write each message from the goroutine
+// that calls Send when the connection is idle, so a request and its
+// reply cross no goroutine hand-off on the way out.
 //
 // # Errors
 //

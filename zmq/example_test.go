@@ -176,3 +176,37 @@ func ExampleProxy() {
 	cancel()
 	<-done
 }
+
+// Recycle: a receiver of large messages gives each one back once done
+// with it, and the socket receives the next ones into the same memory
+// instead of allocating.
+func ExampleSocket_Recycle() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pull, _ := zmq.NewSocket(zmq.Pull, nil)
+	defer pull.Close()
+	if err := pull.Bind("tcp://127.0.0.1:*"); err != nil {
+		fmt.Println(err)
+		return
+	}
+	push, _ := zmq.NewSocket(zmq.Push, nil)
+	defer push.Close()
+	push.Connect(pull.LastEndpoint())
+
+	image := make([]byte, 256<<10) // read-only from here on: sent 3 times
+	for range 3 {
+		push.Send(ctx, zmq.Msg{image})
+	}
+	total := 0
+	for range 3 {
+		m, err := pull.Recv(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		total += m.Size()
+		pull.Recycle(m) // m is not used after this
+	}
+	fmt.Println(total, "bytes")
+	// Output: 786432 bytes
+}
