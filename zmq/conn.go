@@ -559,6 +559,11 @@ func (c *zconn) writeLoop() {
 					return
 				}
 			}
+			if hbIvl > 0 && c.iw != nil {
+				// Written: no deadline while idle, or an inline write
+				// (which never waits) would meet an expired one.
+				c.nc.SetWriteDeadline(time.Time{})
+			}
 			c.wmu.Unlock()
 			p.mu.Lock()
 			if len(p.q) == 0 {

@@ -110,3 +110,35 @@ func TestInlineWriteOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestInlineWriteHeartbeat: with heartbeats, the writer's write deadline
+// does not outlive its flush, so requests sent after an idle spell longer
+// than the heartbeat timeout (here shorter than the interval, so that no
+// PING renews the deadline) still go out from Send.
+func TestInlineWriteHeartbeat(t *testing.T) {
+	ctx := testCtx(t)
+	hb := &Config{HeartbeatIvl: 100 * time.Millisecond, HeartbeatTimeout: 30 * time.Millisecond}
+	hb2 := *hb
+	rep, req := pairUp(t, Rep, Req, "tcp://127.0.0.1:*", hb, &hb2)
+	for i := range 3 {
+		if err := req.Send(ctx, NewMsgString("ping")); err != nil {
+			t.Fatal(err)
+		}
+		m, err := rep.Recv(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rep.Send(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := req.Recv(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if i < 2 {
+			time.Sleep(150 * time.Millisecond) // idle: heartbeats only
+		}
+	}
+	if n := req.inlineRest.Load() + rep.inlineRest.Load(); n != 0 {
+		t.Fatalf("%d inline writes left their message to the writer", n)
+	}
+}
