@@ -5,7 +5,8 @@
 // Spec: https://github.com/socketio/engine.io-protocol (protocol 4). It
 // implements HTTP long-polling (payloads joined by 0x1e, binary as base64
 // behind 'b'), WebSocket (one packet per frame, binary frames without
-// prefix) through github.com/coder/websocket, the upgrade from polling to
+// prefix; RFC 6455 written here on the server side, in internal/wsframe,
+// and github.com/coder/websocket on the client side), the upgrade from polling to
 // WebSocket (2probe, 3probe, noop, upgrade), WebSocket-only sessions, and
 // server-sent heartbeats.
 //
@@ -35,14 +36,19 @@
 // packets go into a bounded per-socket queue (MaxQueuedPackets); a
 // short-lived flusher goroutine writes everything queued in one batch (one
 // poll response, or back-to-back WebSocket frames in one write) and exits.
-// Heartbeats use one time.AfterFunc timer per socket. Per-connection
-// buffers are small (128 bytes each way for a WebSocket); batch and read
-// buffers are pooled.
+// Heartbeats are timed by one timer per Server over a heap of its
+// sockets; a socket whose pong is overdue is closed after the pings due
+// with it went out, so a slow close handler delays no other socket's
+// ping. A parked WebSocket holds no buffer: its 4 KiB read buffer is
+// pooled, taken when it wakes and given back when it parks; batch buffers
+// are pooled too.
 //
-// coder/websocket does the WebSocket handshake, reads every frame and
-// answers control frames; the engine writes its data frames itself (one
-// unmasked frame per packet, text or binary) on the same connection,
-// serialised with coder's writes.
+// The server side of WebSocket is the engine's own: the handshake, a
+// frame reader that checks sizes against MaxPayload from each frame
+// header before reading the payload, answers pings and close frames, and
+// fails the connection on malformed frames (status 1002), text that is not
+// UTF-8 (1007) or an oversize message (1009); the engine writes its data
+// frames (one unmasked frame per packet, text or binary) directly.
 //
 // # Limits
 //

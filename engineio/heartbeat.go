@@ -3,6 +3,8 @@ package engineio
 import (
 	"sync"
 	"time"
+
+	"github.com/switchboard/switchboard/engineio/internal/packet"
 )
 
 // heartbeats times the sockets' heartbeats (the next ping, or the pong
@@ -88,8 +90,9 @@ func (h *heartbeats) armLocked() {
 }
 
 // run is the timer's function: it takes the sockets that are due out of
-// the heap, sets the timer for the next, then runs their onTimer. The
-// Server's Close waits for it.
+// the heap, sets the timer for the next (a later firing runs on a
+// goroutine of its own), then runs their onTimer and closes those whose
+// pong is overdue. The Server's Close waits for it.
 func (h *heartbeats) run() {
 	if !h.srv.enter() {
 		return
@@ -107,8 +110,18 @@ func (h *heartbeats) run() {
 		h.armLocked()
 	}
 	h.mu.Unlock()
+	// Every ping first, then the closes, whose handlers (OnClose, and
+	// through socketio the application's disconnect handlers) may take
+	// their time: they must not hold back another socket's ping.
+	k := 0
 	for _, s := range due {
-		s.onTimer()
+		if s.onTimer() {
+			due[k] = s
+			k++
+		}
+	}
+	for _, s := range due[:k] {
+		s.close(ReasonPingTimeout, ErrPingTimeout, false, packet.Close)
 	}
 }
 

@@ -2,8 +2,12 @@ package engineio
 
 import (
 	"math/rand/v2"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchboard/switchboard/engineio/internal/wsframe"
 )
 
 // TestHeartbeatHeap: after any sequence of schedules and cancels, the
@@ -103,6 +107,91 @@ func TestHeartbeatManySockets(t *testing.T) {
 		}
 		if e.srv.Socket(cs[i].sid) == nil {
 			t.Errorf("client %d closed", i)
+		}
+	}
+}
+
+// TestHeartbeatSlowClose: a socket closed for a ping timeout whose close
+// handler takes longer than PingTimeout does not hold back the ping of a
+// healthy socket due in the same timer firing, which must not be closed.
+func TestHeartbeatSlowClose(t *testing.T) {
+	var mu sync.Mutex
+	slow := map[string]bool{}
+	closes := make(chan [2]string, 10)
+	cfg := &Config{PingInterval: 10 * time.Second, PingTimeout: 100 * time.Millisecond}
+	e := newEnv(t, cfg, func(s *Socket) {
+		s.OnMessage(func(Message) {})
+		s.OnClose(func(reason string, err error) {
+			mu.Lock()
+			sl := slow[s.ID()]
+			mu.Unlock()
+			if sl {
+				time.Sleep(400 * time.Millisecond) // a database write, say
+			}
+			closes <- [2]string{s.ID(), reason}
+		})
+	})
+	dial := func() (*rawWS, *Socket) {
+		w, resp := e.rawDial(t, goodHeaders, "")
+		if resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatal(resp.StatusCode)
+		}
+		_, p, err := w.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w, e.srv.Socket(parseOpen(t, p).SID)
+	}
+	_, a := dial() // never answers
+	wb, b := dial()
+	pinged := make(chan struct{}, 1)
+	go func() { // b answers every ping at once
+		for {
+			op, p, err := wb.next()
+			if err != nil {
+				return
+			}
+			if op == wsframe.OpText && p == "2" {
+				wb.send(frame(true, wsframe.OpText, "3"))
+				select {
+				case pinged <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	mu.Lock()
+	slow[a.ID()] = true
+	mu.Unlock()
+	// a's pong and b's ping fall due together, so that one firing of
+	// the heartbeat timer takes both.
+	x := e.srv.clock() + 50*time.Millisecond
+	a.mu.Lock()
+	a.awaitingPong = true
+	a.due = x
+	e.srv.hb.schedule(a, x)
+	a.mu.Unlock()
+	b.mu.Lock()
+	b.due = x
+	e.srv.hb.schedule(b, x)
+	b.mu.Unlock()
+	select {
+	case <-pinged:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the healthy socket got no ping")
+	}
+	deadline := time.After(time.Second)
+	for {
+		select {
+		case c := <-closes:
+			if c[0] == b.ID() {
+				t.Fatalf("the healthy socket was closed: %s", c[1])
+			}
+			if c[1] != ReasonPingTimeout {
+				t.Fatalf("the silent socket closed for %q", c[1])
+			}
+		case <-deadline:
+			return
 		}
 	}
 }

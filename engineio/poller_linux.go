@@ -122,9 +122,8 @@ func (p *poller) forget(t *wsTransport) {
 		return
 	}
 	t.registered = false
-	// If the descriptor was closed under us (coder/websocket closes the
-	// connection on some read errors) and reused by a newer connection,
-	// the entry is that connection's: leave it alone.
+	// If the descriptor was closed under us and reused by a newer
+	// connection, the entry is that connection's: leave it alone.
 	if p.conns[t.fd] != t {
 		return
 	}

@@ -302,7 +302,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func isUpgrade(r *http.Request) bool {
-	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	return r.Method == http.MethodGet && headerHasToken(r.Header, "Upgrade", "websocket")
 }
 
 // refuse answers with the protocol's JSON error: 400, or 403 for code 4.

@@ -414,30 +414,34 @@ func (s *Socket) startHeartbeat() {
 	s.mu.Unlock()
 }
 
-// onTimer sends a ping, or closes the socket if the last one was not
-// answered in time. srv.hb runs it once s is due.
-func (s *Socket) onTimer() {
+// onTimer sends a ping, or reports that the socket must close because
+// the last one was not answered in time (the caller closes it, once every
+// socket due with it has had its ping). srv.hb runs it once s is due.
+func (s *Socket) onTimer() (timedOut bool) {
 	s.mu.Lock()
-	if s.closed || s.srv.clock() < s.due {
+	defer s.mu.Unlock()
+	now := s.srv.clock()
+	if s.closed || now < s.due {
 		// Closed, or rescheduled (by a pong) after srv.hb took s out
 		// of its heap: then s is back in it.
-		s.mu.Unlock()
-		return
+		return false
 	}
 	if s.awaitingPong {
-		s.mu.Unlock()
-		s.close(ReasonPingTimeout, ErrPingTimeout, false, packet.Close)
-		return
+		return true
 	}
 	s.awaitingPong = true
 	// The ping bypasses the queue bound: at most one is outstanding.
 	s.queue = append(s.queue, packet.Packet{Type: packet.Ping})
 	s.kickLocked()
 	// The pong is due PingTimeout after the ping was due, however late
-	// this timer ran.
+	// this timer ran (a client silent for PingInterval+PingTimeout finds
+	// its session gone, as the protocol's test suite checks). The
+	// heartbeat timer sends every ping of a firing before it closes any
+	// socket, so another socket's slow close handler does not make it
+	// late.
 	s.due += s.srv.cfg.PingTimeout
 	s.srv.hb.schedule(s, s.due)
-	s.mu.Unlock()
+	return false
 }
 
 // pongOverdue closes the socket if its client's pong is overdue, before

@@ -105,8 +105,9 @@ func (t *wsTransport) writeClose(code uint16, timeout time.Duration) {
 }
 
 // answerReadError answers a read that failed as the protocol asks: the
-// client's close frame is echoed; a protocol error gets status 1002, a
-// message over MaxPayload 1009. The connection is closed afterwards.
+// client's close frame is echoed; a protocol error gets status 1002, text
+// that is not UTF-8 1007, a message over MaxPayload 1009. The connection
+// is closed afterwards.
 func (t *wsTransport) answerReadError(err error) {
 	timeout := min(t.srv.cfg.WriteTimeout, time.Second)
 	var ce *wsframe.CloseError
@@ -115,6 +116,8 @@ func (t *wsTransport) answerReadError(err error) {
 		t.writeClose(ce.Code, timeout)
 	case errors.Is(err, wsframe.ErrProtocol):
 		t.writeClose(wsframe.StatusProtocolError, timeout)
+	case errors.Is(err, wsframe.ErrInvalidUTF8):
+		t.writeClose(wsframe.StatusInvalidData, timeout)
 	case errors.Is(err, wsframe.ErrTooBig):
 		t.writeClose(wsframe.StatusTooBig, timeout)
 	}

@@ -37,8 +37,10 @@
 // Handlers (middlewares, OnConnection, On, OnAny, OnDisconnect) run
 // synchronously on the goroutine the engine delivers the connection's
 // packets on, in order, so a handler never races with the next packet of
-// the same connection. A slow handler delays that connection only; do
-// expensive work in another goroutine. Every exported method is safe for
+// the same connection. A slow handler delays that connection (and an
+// OnDisconnect run for a ping timeout, the closes of other connections
+// that timed out at the same moment, never their pings); do expensive
+// work in another goroutine. Every exported method is safe for
 // concurrent use, so emitting from any goroutine is fine. Acknowledgements
 // also arrive on the connection's goroutine: do not wait for one
 // (EmitWithAck) inside a handler of the same connection.

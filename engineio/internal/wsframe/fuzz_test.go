@@ -6,6 +6,7 @@ import (
 	"io"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 )
 
 // chunkReader returns at most n bytes per Read.
@@ -51,7 +52,7 @@ func FuzzReader(f *testing.F) {
 			if err != nil {
 				var ce *CloseError
 				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrProtocol) &&
-					!errors.Is(err, ErrTooBig) && !errors.As(err, &ce) {
+					!errors.Is(err, ErrTooBig) && !errors.Is(err, ErrInvalidUTF8) && !errors.As(err, &ce) {
 					t.Fatalf("undocumented error %v", err)
 				}
 				if limit > 0 && cap(m) > max(int(limit), maxGrow) {
@@ -61,6 +62,9 @@ func FuzzReader(f *testing.F) {
 			}
 			if op != OpText && op != OpBinary {
 				t.Fatalf("message op %d", op)
+			}
+			if op == OpText && !utf8.Valid(m) {
+				t.Fatal("a text message that is not UTF-8 came through")
 			}
 			if limit > 0 && len(m) > int(limit) {
 				t.Fatalf("message of %d bytes over limit %d", len(m), limit)
@@ -74,7 +78,8 @@ func FuzzReader(f *testing.F) {
 
 // FuzzRoundTrip: a message cut into frames at any points, with a ping in
 // between, masked with any key, read in chunks of any size, comes back
-// whole, and the ping with it.
+// whole, and the ping with it; as text, only if it is UTF-8
+// (ErrInvalidUTF8 otherwise).
 func FuzzRoundTrip(f *testing.F) {
 	f.Add([]byte("hello"), uint32(0x01020304), uint8(2), uint8(3), true)
 	f.Add(bytes.Repeat([]byte{0xff}, 70000), uint32(0xdeadbeef), uint8(100), uint8(0), false)
@@ -124,6 +129,12 @@ func FuzzRoundTrip(f *testing.F) {
 			return nil
 		})
 		gotOp, got, err := rd.read(nil, onPing)
+		if text && !utf8.Valid(msg) {
+			if !errors.Is(err, ErrInvalidUTF8) {
+				t.Fatalf("text that is not UTF-8: want ErrInvalidUTF8, got %v", err)
+			}
+			return
+		}
 		if err != nil {
 			t.Fatalf("read: %v", err)
 		}

@@ -36,6 +36,7 @@ const (
 	StatusNormal        = 1000
 	StatusProtocolError = 1002
 	StatusNoStatus      = 1005 // none in the close frame (never sent)
+	StatusInvalidData   = 1007
 	StatusTooBig        = 1009
 )
 
@@ -51,6 +52,9 @@ var (
 	// from the frame headers before the payload is read. Answer it with
 	// close status 1009.
 	ErrTooBig = errors.New("wsframe: message too big")
+	// ErrInvalidUTF8 reports a text message that is not UTF-8 (RFC 6455
+	// section 8.1). Answer it with close status 1007.
+	ErrInvalidUTF8 = errors.New("wsframe: text message is not valid UTF-8")
 )
 
 // CloseError is the error ReadMessage returns when the client sent a close
@@ -233,7 +237,7 @@ func (rd *Reader) readHeader(src io.Reader) (header, error) {
 // The message's length (all its frames) is checked against limit (none
 // when 0 or less) from each frame header,
 // before its payload is read; memory for a payload grows with the bytes
-// received. Text is not checked for UTF-8: that is left to the decoder.
+// received. A text message that is not UTF-8 is ErrInvalidUTF8.
 func (rd *Reader) ReadMessage(src io.Reader, limit int64, dst []byte, control Controller) (byte, []byte, error) {
 	start := len(dst)
 	var op byte // of the message, once its first frame came
@@ -287,6 +291,9 @@ func (rd *Reader) ReadMessage(src io.Reader, limit int64, dst []byte, control Co
 			return 0, dst, err
 		}
 		if h.fin {
+			if op == OpText && !utf8.Valid(dst[start:]) {
+				return 0, dst, ErrInvalidUTF8
+			}
 			return op, dst, nil
 		}
 	}
