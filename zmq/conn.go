@@ -722,41 +722,45 @@ func (c *zconn) writeMsg(om *outMsg) (int, error) {
 // through the writer goroutine.
 const inlineMax = 16 << 10
 
-// writeInline writes om from the sending goroutine with one
-// non-blocking write. What the kernel does not take at once (a full
-// socket buffer), or a message too large to encode here, goes to the
-// writer goroutine, in order. p.inline is set by the caller.
-func (c *zconn) writeInline(om *outMsg) {
+// writeInline writes om, of size bytes (at most inlineMax), from the
+// sending goroutine with one non-blocking write: it never waits for the
+// socket. What the kernel does not take at once (a full socket buffer)
+// goes to the writer goroutine, in order; so does om itself when the
+// writer has something buffered (a PING). p.inline is set by the caller.
+func (c *zconn) writeInline(om *outMsg, size int) {
 	p := c.p
-	size := om.pre.Size() + om.m.Size()
 	c.wmu.Lock()
-	var rest bool
-	if c.bw.Buffered() > 0 || size > inlineMax {
-		_, err := c.writeMsg(om)
-		rest = err == nil
-	} else {
-		b := c.iw.buf[:0]
-		last := len(om.pre) + len(om.m) - 1
-		i := 0
-		for _, part := range [2]Msg{om.pre, om.m} {
-			for _, f := range part {
-				var flags byte
-				if i < last {
-					flags = zmtp.FlagMore
-				}
-				i++
-				b = zmtp.AppendFrameHeader(b, flags, len(f))
-				b = append(b, f...)
+	if c.bw.Buffered() > 0 {
+		c.wmu.Unlock()
+		p.mu.Lock()
+		p.inline = false
+		p.q = append(p.q, *om)
+		p.mu.Unlock()
+		p.wakeWriter()
+		return
+	}
+	b := c.iw.buf[:0]
+	last := len(om.pre) + len(om.m) - 1
+	i := 0
+	for _, part := range [2]Msg{om.pre, om.m} {
+		for _, f := range part {
+			var flags byte
+			if i < last {
+				flags = zmtp.FlagMore
 			}
+			i++
+			b = zmtp.AppendFrameHeader(b, flags, len(f))
+			b = append(b, f...)
 		}
-		c.iw.buf = b
-		n := c.iw.write(b)
-		if n < len(b) {
-			// The writer flushes the rest (and meets any error).
-			c.bw.Write(b[n:])
-			rest = true
-			c.s.inlineRest.Add(1)
-		}
+	}
+	c.iw.buf = b
+	n := c.iw.write(b)
+	rest := n < len(b)
+	if rest {
+		// The writer flushes the rest (and meets any error). It fits
+		// in the empty buffer: this write does not block either.
+		c.bw.Write(b[n:])
+		c.s.inlineRest.Add(1)
 	}
 	c.wmu.Unlock()
 	p.msgsOut.Add(1)
@@ -771,9 +775,6 @@ func (c *zconn) writeInline(om *outMsg) {
 	}
 	p.mu.Unlock()
 	if rest {
-		select {
-		case p.wake <- struct{}{}:
-		default:
-		}
+		p.wakeWriter()
 	}
 }

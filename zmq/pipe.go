@@ -121,24 +121,31 @@ func (p *pipe) send(om outMsg, force bool) bool {
 		p.q = p.q[:k]
 	}
 	if c := p.conn; c != nil && c.iw != nil && len(p.q) == 0 && !p.writing && !p.inline && om.kind == kindData {
-		// Nothing queued, the writer idle: write it from here, without
-		// waking the writer goroutine (REQ and REP, one message in
-		// flight: latency rather than batching).
-		p.inline = true
-		p.mu.Unlock()
-		c.writeInline(&om)
-		return true
+		if size := om.pre.Size() + om.m.Size(); size <= inlineMax {
+			// Nothing queued, the writer idle: write it from here,
+			// without waking the writer goroutine (REQ and REP, one
+			// message in flight: latency rather than batching).
+			p.inline = true
+			p.mu.Unlock()
+			c.writeInline(&om, size)
+			return true
+		}
 	}
 	p.q = append(p.q, om)
 	n := len(p.q)
 	p.mu.Unlock()
 	if n == 1 {
-		select {
-		case p.wake <- struct{}{}:
-		default:
-		}
+		p.wakeWriter()
 	}
 	return true
+}
+
+// wakeWriter wakes the connection's writer goroutine.
+func (p *pipe) wakeWriter() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
 }
 
 // deliver is the inproc path: om comes from the peer pipe and goes
