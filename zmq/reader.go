@@ -66,7 +66,8 @@ func newConnReader(src io.Reader, size int) *connReader {
 func (b *connReader) Buffered() int { return b.w - b.r }
 
 // fill reads once from src into the free end of the buffer, moving what
-// is buffered to the front first when the end is full.
+// is buffered to the front (or to a new buffer, when bytes were taken)
+// first when little room is left.
 func (b *connReader) fill() error {
 	if b.err != nil {
 		return b.err
@@ -81,7 +82,9 @@ func (b *connReader) fill() error {
 		}
 	} else if b.r == b.w {
 		b.r, b.w = 0, 0
-	} else if b.w == len(b.buf) {
+	} else if b.r > 0 && len(b.buf)-b.w < takeRoom {
+		// Little room left: slide the unread bytes to the front, so
+		// that the read is not a small one.
 		b.w = copy(b.buf, b.buf[b.r:b.w])
 		b.r = 0
 	}
