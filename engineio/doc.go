@@ -36,6 +36,11 @@
 // packets go into a bounded per-socket queue (MaxQueuedPackets); a
 // short-lived flusher goroutine writes everything queued in one batch (one
 // poll response, or back-to-back WebSocket frames in one write) and exits.
+// What an OnMessage handler sends on a WebSocket is written by the read
+// loop itself once the handler returns (an ack or a reply crosses no
+// goroutine hand-off); a handler that sends more than a few packets gets
+// a flusher at once, and the read loop writes one batch at most before it
+// reads on, so a slow client delays its own reading only.
 // Heartbeats are timed by one timer per Server over a heap of its
 // sockets; a socket whose pong is overdue is closed after the pings due
 // with it went out, so a slow close handler delays no other socket's

@@ -457,7 +457,7 @@ func (srv *Server) handshakeWS(w http.ResponseWriter, r *http.Request) {
 	s.ws = t
 	if s.closed { // closed in onConnect
 		graceful := s.graceful && !s.flushing
-		if graceful && srv.goTracked(func() { s.flushWS(t) }) {
+		if graceful && srv.goTracked(func() { s.flushWS(t, false) }) {
 			s.flushing = true
 		}
 		flushing := s.flushing

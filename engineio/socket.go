@@ -58,6 +58,8 @@ type Socket struct {
 	flushing     bool        // a flusher goroutine owns writing to ws
 	lingering    bool        // closed, kept for the client's last GET
 	awaitingPong bool        // a ping went out, its pong is due
+	delivering   bool        // the ws read loop is running a handler
+	kickDeferred bool        // a send during delivering waits for its end
 	reason       uint8       // index in reasons, once closed
 	pollEnd      packet.Type // packet ending the polling transport on close
 	hbIndex      int32       // position+1 in srv.hb's heap, 0 when not in it; guarded by srv.hb.mu
@@ -199,9 +201,17 @@ func (s *Socket) Close() error {
 // starts a flusher for the WebSocket. s.mu is held.
 func (s *Socket) kickLocked() {
 	if s.ws != nil {
+		if s.delivering && !s.flushing && len(s.queue) <= min(deferMax, s.srv.cfg.MaxQueuedPackets/2) {
+			// The read loop writes it when the handler returns
+			// (endDelivery), with whatever else the handler sent; a
+			// handler that sends more than a few gets a flusher at
+			// once, so that its queue drains while it runs.
+			s.kickDeferred = true
+			return
+		}
 		if !s.flushing {
 			ws := s.ws
-			if s.srv.goTracked(func() { s.flushWS(ws) }) {
+			if s.srv.goTracked(func() { s.flushWS(ws, false) }) {
 				s.flushing = true
 			}
 		}
@@ -214,6 +224,10 @@ func (s *Socket) kickLocked() {
 		}
 	}
 }
+
+// deferMax bounds the packets a handler's sends leave queued for its read
+// loop to write when it returns (see kickLocked).
+const deferMax = 16
 
 // takeQueueLocked returns the queued packets and leaves an empty queue;
 // give the slice back with returnQueue once written.
@@ -258,7 +272,7 @@ func (s *Socket) close(reason string, err error, graceful bool, pollEnd packet.T
 	s.upgrade = nil
 	ws := s.ws
 	if ws != nil && graceful && !s.flushing {
-		if s.srv.goTracked(func() { s.flushWS(ws) }) {
+		if s.srv.goTracked(func() { s.flushWS(ws, false) }) {
 			s.flushing = true
 		}
 	}

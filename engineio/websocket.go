@@ -271,10 +271,19 @@ func putBatch(b *[]byte) {
 // flushWS writes everything queued, batch after batch, then exits; when
 // the socket is closed it ends the connection after the last batch. Only
 // one flusher runs per socket (s.flushing).
-func (s *Socket) flushWS(t *wsTransport) {
+func (s *Socket) flushWS(t *wsTransport, once bool) {
 	timeout := s.srv.cfg.WriteTimeout
-	for {
+	for first := true; ; first = false {
 		s.mu.Lock()
+		if once && !first && len(s.queue) > 0 {
+			// The read loop wrote one batch; a flusher goroutine takes
+			// what came since, so that reading goes on.
+			if !s.srv.goTracked(func() { s.flushWS(t, false) }) {
+				s.flushing = false
+			}
+			s.mu.Unlock()
+			return
+		}
 		if len(s.queue) == 0 {
 			closed, graceful := s.closed, s.graceful
 			s.flushing = false
@@ -419,13 +428,60 @@ func (s *Socket) readLoop(t *wsTransport, mayPark bool) {
 			return
 		}
 		s.lockRecv()
+		s.beginDelivery()
 		ok := s.onPacket(p, n)
+		inline := s.endDelivery(t)
 		s.unlockRecv()
+		if inline {
+			// What the handler sent (an ack, a reply) goes out from
+			// here, in one write: no flusher goroutine to start and
+			// wake for a request-response exchange.
+			s.flushWS(t, true)
+		}
 		if !ok {
 			t.detach()
 			return
 		}
 	}
+}
+
+// beginDelivery marks the socket as running a handler on its WebSocket
+// read loop: sends made meanwhile are written when it ends.
+func (s *Socket) beginDelivery() {
+	s.mu.Lock()
+	s.delivering = true
+	s.mu.Unlock()
+}
+
+// endDelivery ends what beginDelivery began. It reports whether the read
+// loop should write what was sent meanwhile itself (then it owns the
+// writing, as a flusher would); otherwise a flusher goroutine is started
+// when one is needed (a SendAlone message waits its gap there, off the
+// read loop).
+func (s *Socket) endDelivery(t *wsTransport) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delivering = false
+	if !s.kickDeferred {
+		return false
+	}
+	s.kickDeferred = false
+	if s.flushing || len(s.queue) == 0 {
+		return false
+	}
+	inline := s.ws == t && !s.closed && s.aloneUntil == 0
+	for _, p := range s.queue {
+		if p.Alone {
+			inline = false
+			break
+		}
+	}
+	if !inline {
+		s.kickLocked()
+		return false
+	}
+	s.flushing = true
+	return true
 }
 
 // wsReadFailed closes the socket after its WebSocket read failed.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -268,5 +269,51 @@ func TestWebSocketFrames(t *testing.T) {
 				t.Error("the server must close the connection after its close frame")
 			}
 		})
+	}
+}
+
+// TestWebSocketHandlerSends: what a handler sends on its own socket goes
+// out when it returns, in order and in one write with the rest; a handler
+// that sends more than its queue holds still gets them all out, because a
+// flusher starts once a few are waiting.
+func TestWebSocketHandlerSends(t *testing.T) {
+	t.Parallel()
+	const n = 50
+	e := newEnv(t, &Config{MaxQueuedPackets: 8}, func(s *Socket) {
+		s.OnMessage(func(m Message) {
+			count := 1
+			if string(m.Data) == "burst" {
+				count = n
+			}
+			for i := range count {
+				msg := Message{Data: []byte(fmt.Sprintf("%s %d", m.Data, i))}
+				for try := 0; ; try++ {
+					err := s.Send(msg)
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, ErrQueueFull) || try == 2000 {
+						t.Errorf("send %d: %v", i, err)
+						return
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+		})
+	})
+	w, resp := e.rawDial(t, goodHeaders, "")
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatal(resp.StatusCode)
+	}
+	if _, _, err := w.next(); err != nil { // open
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		w.send(frame(true, wsframe.OpText, fmt.Sprintf("4echo%d", i)))
+		w.expect(wsframe.OpText, fmt.Sprintf("4echo%d 0", i))
+	}
+	w.send(frame(true, wsframe.OpText, "4burst"))
+	for i := range n {
+		w.expect(wsframe.OpText, fmt.Sprintf("4burst %d", i))
 	}
 }
