@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
+
+	"github.com/switchboard/switchboard/zmq/internal/zmtp"
 )
 
 type outKind uint8
@@ -21,6 +23,25 @@ type outMsg struct {
 	kind outKind
 	pre  Msg
 	m    Msg
+}
+
+// frames yields the frames of pre, then those of m, each with its flags
+// on the wire (MORE on all but the last).
+func (om *outMsg) frames(yield func(flags byte, f []byte) bool) {
+	last := len(om.pre) + len(om.m) - 1
+	i := 0
+	for _, part := range [2]Msg{om.pre, om.m} {
+		for _, f := range part {
+			var flags byte
+			if i < last {
+				flags = zmtp.FlagMore
+			}
+			i++
+			if !yield(flags, f) {
+				return
+			}
+		}
+	}
 }
 
 func (om *outMsg) flatten() Msg {
