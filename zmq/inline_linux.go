@@ -22,17 +22,8 @@ type inlineWriter struct {
 
 // newInlineWriter returns nil unless nc is a bare TCP or Unix socket.
 func newInlineWriter(nc net.Conn) *inlineWriter {
-	var sc syscall.Conn
-	switch c := nc.(type) {
-	case *net.TCPConn:
-		sc = c
-	case *net.UnixConn:
-		sc = c
-	default:
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := bareRawConn(nc)
+	if rc == nil {
 		return nil
 	}
 	w := &inlineWriter{rc: rc}

@@ -45,21 +45,31 @@ type connReader struct {
 
 func newConnReader(src io.Reader, size int) *connReader {
 	b := &connReader{src: src, buf: make([]byte, size)}
-	// Only a bare socket: a wrapper that has a descriptor (TLS over
-	// endpoint.Conn) transforms the bytes on it.
+	if rc := bareRawConn(src); rc != nil {
+		b.rv = newReadv(rc)
+	}
+	return b
+}
+
+// bareRawConn returns the descriptor access of a bare TCP or Unix socket,
+// or nil for anything else: a wrapper that has a descriptor (TLS over
+// endpoint.Conn) transforms the bytes on it, so system calls on that
+// descriptor would bypass it.
+func bareRawConn(c any) syscall.RawConn {
 	var sc syscall.Conn
-	switch c := src.(type) {
+	switch c := c.(type) {
 	case *net.TCPConn:
 		sc = c
 	case *net.UnixConn:
 		sc = c
+	default:
+		return nil
 	}
-	if sc != nil {
-		if rc, err := sc.SyscallConn(); err == nil {
-			b.rv = newReadv(rc)
-		}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
 	}
-	return b
+	return rc
 }
 
 // Buffered returns the number of bytes that can be read without I/O.
