@@ -35,7 +35,7 @@ type framePool struct {
 	bytes  int // kept in free
 }
 
-// class returns the size class of an n-byte frame and whether it has one.
+// poolClass returns the size class of an n-byte frame and whether it has one.
 func poolClass(n int) (int, bool) {
 	if n <= slabMax || n > poolMax {
 		return 0, false
