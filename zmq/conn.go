@@ -58,12 +58,14 @@ type zconn struct {
 	peerTTL atomic.Int64  // nanoseconds asked for by the peer's PING
 
 	// reader-owned
-	rid    []byte // ROUTER: the peer's routing id, put before each message
-	slab   []byte
-	fslab  [][]byte
-	frames [][]byte
-	batch  []Msg
-	cmdBuf []byte
+	rid     []byte // ROUTER: the peer's routing id, put before each message
+	slab    []byte
+	fslab   [][]byte
+	frames  [][]byte
+	msgSize int64 // of the frames so far
+	batch   []Msg
+	d       *lender // non-nil: Recv may read this connection (direct.go)
+	cmdBuf  []byte
 	// wmu guards bw and the fields below: the writer goroutine holds
 	// it while it writes, and so does a REQ or REP Send that writes its
 	// message itself (writeInline).
@@ -238,6 +240,7 @@ func (s *Socket) serveConn(ctx context.Context, nc net.Conn, p *pipe, endpoint, 
 	if s.typ == Req || s.typ == Rep {
 		c.iw = newInlineWriter(c.nc)
 	}
+	c.initDirect()
 	p.mu.Lock()
 	p.conn = c
 	p.mu.Unlock()
@@ -269,6 +272,7 @@ func (s *Socket) serveConn(ctx context.Context, nc net.Conn, p *pipe, endpoint, 
 		c.writeLoop()
 	}()
 	err = c.readLoop()
+	c.endLending()
 	c.close(err)
 	wg.Wait()
 	if cause := c.cause(); cause != nil {
@@ -364,115 +368,128 @@ func (c *zconn) flush() error {
 	return nil
 }
 
-// readLoop reads frames until the connection fails.
+// readLoop reads frames until the connection fails, handing received
+// messages to the socket in batches. On a socket that receives directly
+// (see direct.go), it lends the connection's read side to Recv at
+// message boundaries.
 func (c *zconn) readLoop() error {
-	s := c.s
-	max := s.cfg.MaxMsgSize
-	var msgSize int64
-	wants := s.typ != Pub && s.typ != Push
-	subsUp := s.typ == Pub || s.typ == XPub
 	for {
 		if len(c.batch) > 0 && c.br.Buffered() < 2 {
 			if err := c.flush(); err != nil {
 				return err
 			}
 		}
-		h, err := c.br.Peek(2)
+		if c.d != nil && len(c.batch) == 0 && len(c.frames) == 0 {
+			if err := c.lendPoint(); err != nil {
+				return err
+			}
+		}
+		m, err := c.readFrame()
 		if err != nil {
 			return err
 		}
-		if h[0]&zmtp.FlagLong != 0 {
-			if len(c.batch) > 0 && c.br.Buffered() < 9 {
-				if err := c.flush(); err != nil {
-					return err
-				}
-			}
-			if h, err = c.br.Peek(9); err != nil {
-				return noEOF(err)
-			}
-		}
-		limit := int64(-1)
-		if max > 0 {
-			limit = max - msgSize
-		}
-		flags, size, hl, err := zmtp.ParseFrameHeader(h, limit)
-		if err != nil {
-			if errors.Is(err, zmtp.ErrTooLarge) {
-				return fmt.Errorf("%w: %w", ErrMsgTooLarge, err)
-			}
-			return fmt.Errorf("%w: %w", ErrProtocol, err)
-		}
-		if len(c.batch) > 0 && int64(c.br.Buffered()) < int64(hl)+size {
-			if err := c.flush(); err != nil {
-				return err
-			}
-		}
-		c.br.Discard(hl)
-		c.rx.Add(1)
-		if flags&zmtp.FlagCommand != 0 {
-			if size > maxCommand && (max < 0 || size > max) {
-				return fmt.Errorf("%w: command of %d bytes", ErrMsgTooLarge, size)
-			}
-			if int64(cap(c.cmdBuf)) < size {
-				c.cmdBuf = make([]byte, size)
-			}
-			body := c.cmdBuf[:size]
-			if _, err := io.ReadFull(c.br, body); err != nil {
-				return noEOF(err)
-			}
-			if err := c.command(body); err != nil {
-				return err
-			}
-			continue
-		}
-		var body []byte
-		if size <= slabMax && int64(c.br.Buffered()) >= size {
-			// Small and already here: the frame is the buffer's bytes.
-			body = c.br.Take(int(size))
-		} else if size <= trustedSize {
-			body = c.alloc(int(size))
-			if err := c.br.ReadFull(body); err != nil {
-				return err
-			}
-		} else {
-			// Without a limit, never trust a large declared size: grow
-			// the body as the bytes arrive.
-			var bb bytes.Buffer
-			bb.Grow(trustedSize)
-			n, err := bb.ReadFrom(io.LimitReader(c.br, size))
-			if err != nil {
-				return err
-			}
-			if n < size {
-				return io.ErrUnexpectedEOF
-			}
-			body = bb.Bytes()
-		}
-		c.frames = append(c.frames, body)
-		msgSize += size
-		if flags&zmtp.FlagMore != 0 {
-			continue
-		}
-		msgSize = 0
-		if subsUp && len(c.frames) == 1 && len(body) > 0 && body[0] <= 1 {
-			// ZMTP 3.0 subscription: \x01topic or \x00topic.
-			topic := body[1:]
-			s.applySub(c.p, body[0] == 1, topic)
-			clear(c.frames)
-			c.frames = c.frames[:0]
-			continue
-		}
-		if wants {
-			c.batch = append(c.batch, c.msgOf())
+		if m != nil {
+			c.batch = append(c.batch, m)
 			if len(c.batch) >= maxBatch {
 				if err := c.flush(); err != nil {
 					return err
 				}
 			}
 		}
-		clear(c.frames)
-		c.frames = c.frames[:0]
 	}
+}
+
+// readFrame reads one frame. When the frame ends a message the socket
+// wants, it returns that message; otherwise (a command, a frame with
+// MORE, a subscription) nil. Before a read that would wait, it hands the
+// batch of messages received so far to the socket.
+func (c *zconn) readFrame() (Msg, error) {
+	s := c.s
+	h, err := c.br.Peek(2)
+	if err != nil {
+		return nil, err
+	}
+	if h[0]&zmtp.FlagLong != 0 {
+		if len(c.batch) > 0 && c.br.Buffered() < 9 {
+			if err := c.flush(); err != nil {
+				return nil, err
+			}
+		}
+		if h, err = c.br.Peek(9); err != nil {
+			return nil, noEOF(err)
+		}
+	}
+	limit := int64(-1)
+	if max := s.cfg.MaxMsgSize; max > 0 {
+		limit = max - c.msgSize
+	}
+	flags, size, hl, err := zmtp.ParseFrameHeader(h, limit)
+	if err != nil {
+		if errors.Is(err, zmtp.ErrTooLarge) {
+			return nil, fmt.Errorf("%w: %w", ErrMsgTooLarge, err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	if len(c.batch) > 0 && int64(c.br.Buffered()) < int64(hl)+size {
+		if err := c.flush(); err != nil {
+			return nil, err
+		}
+	}
+	c.br.Discard(hl)
+	c.rx.Add(1)
+	if flags&zmtp.FlagCommand != 0 {
+		if size > maxCommand && (s.cfg.MaxMsgSize < 0 || size > s.cfg.MaxMsgSize) {
+			return nil, fmt.Errorf("%w: command of %d bytes", ErrMsgTooLarge, size)
+		}
+		if int64(cap(c.cmdBuf)) < size {
+			c.cmdBuf = make([]byte, size)
+		}
+		body := c.cmdBuf[:size]
+		if _, err := io.ReadFull(c.br, body); err != nil {
+			return nil, noEOF(err)
+		}
+		return nil, c.command(body)
+	}
+	var body []byte
+	if size <= slabMax && int64(c.br.Buffered()) >= size {
+		// Small and already here: the frame is the buffer's bytes.
+		body = c.br.Take(int(size))
+	} else if size <= trustedSize {
+		body = c.alloc(int(size))
+		if err := c.br.ReadFull(body); err != nil {
+			return nil, err
+		}
+	} else {
+		// Without a limit, never trust a large declared size: grow
+		// the body as the bytes arrive.
+		var bb bytes.Buffer
+		bb.Grow(trustedSize)
+		n, err := bb.ReadFrom(io.LimitReader(c.br, size))
+		if err != nil {
+			return nil, err
+		}
+		if n < size {
+			return nil, io.ErrUnexpectedEOF
+		}
+		body = bb.Bytes()
+	}
+	c.frames = append(c.frames, body)
+	c.msgSize += size
+	if flags&zmtp.FlagMore != 0 {
+		return nil, nil
+	}
+	c.msgSize = 0
+	var m Msg
+	switch {
+	case (s.typ == Pub || s.typ == XPub) && len(c.frames) == 1 && len(body) > 0 && body[0] <= 1:
+		// ZMTP 3.0 subscription: \x01topic or \x00topic.
+		s.applySub(c.p, body[0] == 1, body[1:])
+	case s.typ != Pub && s.typ != Push:
+		m = c.msgOf()
+	}
+	clear(c.frames)
+	c.frames = c.frames[:0]
+	return m, nil
 }
 
 func noEOF(err error) error {

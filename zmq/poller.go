@@ -147,6 +147,9 @@ func (s *Socket) readable() bool {
 	if s.typ == Pub || s.typ == Push {
 		return false
 	}
+	// Messages waiting on a connection lent to Recv are read into the
+	// queue by its reader goroutine once it has it back.
+	s.reclaimDirect(false)
 	if s.typ == Sub {
 		var wake []*Socket
 		s.mu.Lock()

@@ -1,8 +1,10 @@
 package zmq
 
 import (
+	"errors"
 	"io"
 	"net"
+	"os"
 	"syscall"
 )
 
@@ -70,6 +72,14 @@ func bareRawConn(c any) syscall.RawConn {
 		return nil
 	}
 	return rc
+}
+
+// clearTimeout forgets the error of a read that a deadline interrupted,
+// so that reading can go on.
+func (b *connReader) clearTimeout() {
+	if b.err != nil && errors.Is(b.err, os.ErrDeadlineExceeded) {
+		b.err = nil
+	}
 }
 
 // Buffered returns the number of bytes that can be read without I/O.

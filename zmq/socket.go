@@ -202,6 +202,7 @@ func (s *Socket) closeIn() {
 		}
 	}
 	s.inMu.Unlock()
+	s.reclaimDirect(true)
 	for _, w := range ws {
 		select {
 		case w <- struct{}{}:
@@ -529,6 +530,22 @@ func (s *Socket) popIn(ctx context.Context) (inMsg, bool, error) {
 		if s.inClosed {
 			s.inMu.Unlock()
 			return inMsg{}, false, ErrClosed
+		}
+		if s.typ == Req || s.typ == Rep {
+			s.inMu.Unlock()
+			if c := s.directConn(); c != nil {
+				m, ok, err := c.recvDirect(ctx)
+				if err != nil {
+					return inMsg{}, false, err
+				}
+				if ok {
+					return inMsg{m: m, p: c.p}, true, nil
+				}
+			}
+			s.inMu.Lock()
+			if s.in.len() > 0 || s.inClosed {
+				continue
+			}
 		}
 		s.inWait++
 		s.inMu.Unlock()
