@@ -53,13 +53,13 @@ type lender struct {
 	used    bool // a Recv used the read side since timer last fired
 	// back returns the read side to the reader goroutine, with the
 	// error that ended the connection, if any. One value per lending.
-	back  chan error
+	back chan error
 	// timer gives back a read side no Recv has used for lendLinger. A
 	// Recv does not touch it (Reset on a timer can cost a wakeup of a
 	// second thread): it sets used, and the timer, when it fires,
 	// waits another lendLinger.
 	timer *time.Timer
-	kick  func()      // c.kick, allocated once (context.AfterFunc)
+	kick  func() // c.kick, allocated once (context.AfterFunc)
 	// watch kicks a Recv when its ctx ends. The registration stays for
 	// the next Recv with the same ctx (the same Done channel): a Recv
 	// does not allocate. A kick that comes late only wakes the holder
@@ -311,22 +311,30 @@ func (c *zconn) recvDirect(ctx context.Context) (m Msg, ok bool, err error) {
 			}
 			d.idle = true
 			d.mu.Unlock()
+			// A message queued from another connection (REP's second
+			// peer, the new peer of a relaxed REQ) kicks this wait.
+			if !c.s.addDirectWaiter(c) {
+				c.unidle()
+				c.endDirect()
+				return nil, false, nil
+			}
 			if err := ctx.Err(); err != nil {
+				c.s.removeDirectWaiter(c)
 				c.unidle()
 				c.endDirect()
 				return nil, false, err
 			}
 			kicked, err := c.waitFirst()
+			c.s.removeDirectWaiter(c)
 			if err != nil {
 				c.giveBack(err)
 				return nil, false, nil
 			}
 			if kicked {
-				if err := ctx.Err(); err != nil {
-					c.endDirect()
-					return nil, false, err
-				}
-				continue
+				// The ctx ended, the socket is closing, or the queue
+				// has a message: Recv looks again.
+				c.endDirect()
+				return nil, false, ctx.Err()
 			}
 		}
 		if !c.frameBuffered() {
@@ -341,6 +349,7 @@ func (c *zconn) recvDirect(ctx context.Context) (m Msg, ok bool, err error) {
 		if m != nil {
 			c.p.msgsIn.Add(1)
 			c.p.bytesIn.Add(uint64(m.Size() - len(c.rid)))
+			c.s.directIn.Add(1)
 			c.endDirect()
 			return m, true, nil
 		}
@@ -402,6 +411,32 @@ func (s *Socket) reclaimDirect(closing bool) {
 	for _, c := range cs {
 		c.reclaim(closing)
 	}
+}
+
+// addDirectWaiter records c as waiting in a Recv, to be kicked when a
+// message is queued; it reports false when the queue already has one.
+func (s *Socket) addDirectWaiter(c *zconn) bool {
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	if s.in.len() > 0 || s.inClosed {
+		return false
+	}
+	s.directWaiters = append(s.directWaiters, c)
+	return true
+}
+
+func (s *Socket) removeDirectWaiter(c *zconn) {
+	s.inMu.Lock()
+	for i, w := range s.directWaiters {
+		if w == c {
+			last := len(s.directWaiters) - 1
+			s.directWaiters[i] = s.directWaiters[last]
+			s.directWaiters[last] = nil
+			s.directWaiters = s.directWaiters[:last]
+			break
+		}
+	}
+	s.inMu.Unlock()
 }
 
 // wakeRecv wakes a Recv waiting on the queue, or the next one to wait.

@@ -35,8 +35,11 @@ type Socket struct {
 	// inlineRest counts Sends that wrote part of a message themselves
 	// and left the rest to the writer (tests).
 	inlineRest atomic.Uint64
-	dropped    atomic.Uint64
-	refused    atomic.Uint64
+	// directIn counts messages Recv read from a connection itself
+	// (recvDirect; tests).
+	directIn atomic.Uint64
+	dropped  atomic.Uint64
+	refused  atomic.Uint64
 
 	// mu guards the fields below. Lock order: mu, then a pipe's mu, then
 	// any socket's inMu, then any socket's spaceMu. A SUB-side socket may
@@ -72,6 +75,8 @@ type Socket struct {
 	inSig    chan struct{}
 	inClosed bool
 	watchers []chan struct{}
+	// directWaiters: connections a Recv waits on itself (direct.go).
+	directWaiters []*zconn
 
 	spaceMu       sync.Mutex
 	spaceCh       chan struct{}
@@ -628,7 +633,14 @@ func (s *Socket) pushIn(p *pipe, ms []Msg, force bool) int {
 	}
 	wake := n > 0 && s.inWait > 0
 	ws := s.watchers
+	var dw *zconn
+	if n > 0 && len(s.directWaiters) > 0 {
+		dw = s.directWaiters[0]
+	}
 	s.inMu.Unlock()
+	if dw != nil {
+		dw.kick()
+	}
 	if n > 0 {
 		if wake {
 			select {
