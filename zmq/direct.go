@@ -331,10 +331,14 @@ func (c *zconn) recvDirect(ctx context.Context) (m Msg, ok bool, err error) {
 				return nil, false, nil
 			}
 			if kicked {
-				// The ctx ended, the socket is closing, or the queue
-				// has a message: Recv looks again.
-				c.endDirect()
-				return nil, false, ctx.Err()
+				// The ctx ended, or the socket is closing, or the
+				// queue has a message (both seen above), or a late
+				// kick meant for an earlier wait.
+				if err := ctx.Err(); err != nil {
+					c.endDirect()
+					return nil, false, err
+				}
+				continue
 			}
 		}
 		if !c.frameBuffered() {

@@ -107,8 +107,14 @@
 // Large frames travel without copies: a sender writes them straight
 // from the caller's memory, and a receiver reads them straight into
 // their own buffer. REQ and REP write each message from the goroutine
-// that calls Send when the connection is idle, so a request and its
-// reply cross no goroutine hand-off on the way out.
+// that calls Send when the connection is idle, and, when Recv waits on
+// one connection over a plain tcp or ipc socket (REQ: the peer of its
+// request; REP: its only peer), Recv reads that connection itself, so
+// a request and its reply cross no goroutine hand-off on the way out or
+// in. The connection's reader goroutine lends its read side to Recv
+// between messages and takes it back a few milliseconds after the last
+// Recv, to watch the connection (heartbeats, disconnection) while the
+// program does not receive.
 //
 // # Errors
 //
