@@ -51,6 +51,12 @@ type lender struct {
 	dead    bool // the reader goroutine has stopped
 	armed   bool // timer is running
 	used    bool // a Recv used the read side since timer last fired
+	// turned: Recv calls that found the read side busy and wait on the
+	// queue; the busy Recv's end wakes one.
+	turned int
+	// done is the Done channel of the busy Recv's ctx: a kick from the
+	// watch of another ctx is not for it.
+	done <-chan struct{}
 	// back returns the read side to the reader goroutine, with the
 	// error that ended the connection, if any. One value per lending.
 	back chan error
@@ -59,11 +65,10 @@ type lender struct {
 	// second thread): it sets used, and the timer, when it fires,
 	// waits another lendLinger.
 	timer *time.Timer
-	kick  func() // c.kick, allocated once (context.AfterFunc)
 	// watch kicks a Recv when its ctx ends. The registration stays for
 	// the next Recv with the same ctx (the same Done channel): a Recv
-	// does not allocate. A kick that comes late only wakes the holder
-	// once for nothing.
+	// does not allocate. A watch that fires once its Recv is over kicks
+	// nobody.
 	watchDone <-chan struct{}
 	watchStop func() bool
 }
@@ -78,7 +83,6 @@ func (c *zconn) initDirect() {
 	d := &lender{back: make(chan error, 1)}
 	d.timer = time.AfterFunc(time.Hour, c.lendExpired)
 	d.timer.Stop()
-	d.kick = c.kick
 	c.d = d
 }
 
@@ -109,6 +113,25 @@ func (c *zconn) kick() {
 	c.d.mu.Lock()
 	c.kickLocked()
 	c.d.mu.Unlock()
+}
+
+// kickFor kicks a busy Recv whose ctx has the Done channel done.
+func (c *zconn) kickFor(done <-chan struct{}) {
+	d := c.d
+	d.mu.Lock()
+	if d.busy && d.done == done {
+		c.kickLocked()
+	}
+	d.mu.Unlock()
+}
+
+// unwant withdraws a Recv's request for the read side, once that Recv
+// returns without it (a message from the queue, its ctx ended).
+func (c *zconn) unwant() {
+	d := c.d
+	d.mu.Lock()
+	d.want = false
+	d.mu.Unlock()
 }
 
 // waitFirst waits for the first byte of a message; the caller has set
@@ -250,9 +273,14 @@ func (c *zconn) reclaim(closing bool) {
 func (c *zconn) giveBack(err error) {
 	d := c.d
 	d.mu.Lock()
-	d.busy, d.lent = false, false
+	d.busy, d.lent, d.done = false, false, nil
+	wake := d.turned > 0
+	d.turned = 0
 	d.mu.Unlock()
 	d.back <- err
+	if wake {
+		c.s.wakeRecv()
+	}
 }
 
 // endDirect ends a Recv's use of the read side: it stays lent for the
@@ -265,25 +293,33 @@ func (c *zconn) endDirect() {
 		c.giveBack(nil)
 		return
 	}
-	d.busy, d.used = false, true
+	d.busy, d.used, d.done = false, true, nil
 	d.arm()
+	wake := d.turned > 0
+	d.turned = 0
 	d.mu.Unlock()
-	// Another Recv may be waiting for its turn.
-	c.s.wakeRecvWaiting()
+	if wake {
+		c.s.wakeRecv() // another Recv's turn
+	}
 }
 
 // recvDirect receives the next message of the connection from the
 // calling goroutine. ok is false when Recv has to wait on the queue
-// instead: the read side is not lent yet (it asked for it: the reader
-// goroutine wakes Recv once it is), another Recv uses it, or the next
-// message is not whole in the buffer (the reader goroutine reads it).
-// err is the ctx's error.
-func (c *zconn) recvDirect(ctx context.Context) (m Msg, ok bool, err error) {
+// instead: the queue has messages, the read side is not lent yet (asked
+// is true: it asked for it, and the reader goroutine wakes Recv once it
+// is lent), another Recv uses it, or the next message is not whole in
+// the buffer (the reader goroutine reads it). err is the ctx's error.
+func (c *zconn) recvDirect(ctx context.Context) (m Msg, ok, asked bool, err error) {
 	d := c.d
 	d.mu.Lock()
-	if d.dead || d.closing || d.busy {
+	if d.dead || d.closing {
 		d.mu.Unlock()
-		return nil, false, nil
+		return nil, false, false, nil
+	}
+	if d.busy {
+		d.turned++
+		d.mu.Unlock()
+		return nil, false, false, nil
 	}
 	if !d.lent {
 		if !d.want {
@@ -291,23 +327,29 @@ func (c *zconn) recvDirect(ctx context.Context) (m Msg, ok bool, err error) {
 			c.kickLocked()
 		}
 		d.mu.Unlock()
-		return nil, false, nil
+		return nil, false, true, nil
 	}
-	d.busy = true
-	if done := ctx.Done(); done != nil && done != d.watchDone {
+	d.busy, d.done = true, ctx.Done()
+	if done := d.done; done != nil && done != d.watchDone {
 		if d.watchStop != nil {
 			d.watchStop()
 		}
-		d.watchDone, d.watchStop = done, context.AfterFunc(ctx, d.kick)
+		d.watchDone, d.watchStop = done, context.AfterFunc(ctx, func() { c.kickFor(done) })
 	}
 	d.mu.Unlock()
+	// The reader goroutine queued messages of this connection before it
+	// lent the read side (a stale want): those come first.
+	if c.s.queued() {
+		c.endDirect()
+		return nil, false, false, nil
+	}
 	for {
 		if c.br.Buffered() == 0 && len(c.frames) == 0 {
 			d.mu.Lock()
 			if d.closing || d.dead {
 				d.mu.Unlock()
 				c.giveBack(nil)
-				return nil, false, nil
+				return nil, false, false, nil
 			}
 			d.idle = true
 			d.mu.Unlock()
@@ -316,19 +358,19 @@ func (c *zconn) recvDirect(ctx context.Context) (m Msg, ok bool, err error) {
 			if !c.s.addDirectWaiter(c) {
 				c.unidle()
 				c.endDirect()
-				return nil, false, nil
+				return nil, false, false, nil
 			}
 			if err := ctx.Err(); err != nil {
 				c.s.removeDirectWaiter(c)
 				c.unidle()
 				c.endDirect()
-				return nil, false, err
+				return nil, false, false, err
 			}
 			kicked, err := c.waitFirst()
 			c.s.removeDirectWaiter(c)
 			if err != nil {
 				c.giveBack(err)
-				return nil, false, nil
+				return nil, false, false, nil
 			}
 			if kicked {
 				// The ctx ended, or the socket is closing, or the
@@ -336,26 +378,26 @@ func (c *zconn) recvDirect(ctx context.Context) (m Msg, ok bool, err error) {
 				// kick meant for an earlier wait.
 				if err := ctx.Err(); err != nil {
 					c.endDirect()
-					return nil, false, err
+					return nil, false, false, err
 				}
 				continue
 			}
 		}
 		if !c.frameBuffered() {
 			c.giveBack(nil)
-			return nil, false, nil
+			return nil, false, false, nil
 		}
 		m, err := c.readFrame()
 		if err != nil {
 			c.giveBack(err)
-			return nil, false, nil
+			return nil, false, false, nil
 		}
 		if m != nil {
 			c.p.msgsIn.Add(1)
 			c.p.bytesIn.Add(uint64(m.Size() - len(c.rid)))
 			c.s.directIn.Add(1)
 			c.endDirect()
-			return m, true, nil
+			return m, true, false, nil
 		}
 	}
 }
@@ -451,12 +493,9 @@ func (s *Socket) wakeRecv() {
 	}
 }
 
-// wakeRecvWaiting wakes a Recv waiting on the queue, if there is one.
-func (s *Socket) wakeRecvWaiting() {
+// queued reports whether the receive queue has messages.
+func (s *Socket) queued() bool {
 	s.inMu.Lock()
-	w := s.inWait > 0
-	s.inMu.Unlock()
-	if w {
-		s.wakeRecv()
-	}
+	defer s.inMu.Unlock()
+	return s.in.len() > 0
 }

@@ -68,6 +68,24 @@ func TestDirectRecv(t *testing.T) {
 	}
 }
 
+// waitDirectRecv waits until a Recv of s waits on a connection itself.
+func waitDirectRecv(t *testing.T, s *Socket) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if c := s.directConn(); c != nil {
+			c.d.mu.Lock()
+			waiting := c.d.busy && c.d.idle
+			c.d.mu.Unlock()
+			if waiting {
+				return
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("no Recv waits on the connection itself")
+}
+
 // warmDirect makes a round trip, after which both sides hold their
 // connection's read side (lent for lendLinger).
 func warmDirect(t *testing.T, ctx context.Context, rep, req *Socket) {
@@ -171,20 +189,6 @@ func TestDirectRecvRawPeer(t *testing.T) {
 			return
 		}
 	}
-	echo := func(want []byte) {
-		t.Helper()
-		m, err := rep.Recv(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(m) != 1 || !bytes.Equal(m[0], want) {
-			t.Fatalf("request of %d frames, want %d bytes", len(m), len(want))
-		}
-		if err := rep.Send(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-		readReply(want)
-	}
 	write := func(b []byte) {
 		t.Helper()
 		if _, err := peer.Write(b); err != nil {
@@ -193,8 +197,30 @@ func TestDirectRecvRawPeer(t *testing.T) {
 	}
 	for i := range 5 {
 		body := []byte(fmt.Sprint("plain ", i))
+		got := make(chan error, 1)
+		go func() {
+			m, err := rep.Recv(ctx)
+			if err == nil && (len(m) != 1 || !bytes.Equal(m[0], body)) {
+				err = fmt.Errorf("request of %d frames", len(m))
+			}
+			if err == nil {
+				err = rep.Send(ctx, m)
+			}
+			got <- err
+		}()
+		if i > 0 {
+			// The first Recv asks for the read side; the others find
+			// it lent, and wait on the connection.
+			waitDirectRecv(t, rep)
+		}
 		write(append(append([]byte(nil), ping...), request(body)...))
-		echo(body)
+		if err := <-got; err != nil {
+			t.Fatal(err)
+		}
+		readReply(body)
+	}
+	if rep.directIn.Load() == 0 {
+		t.Fatal("no request was read directly")
 	}
 	cases := []struct {
 		name string
@@ -234,9 +260,6 @@ func TestDirectRecvRawPeer(t *testing.T) {
 			}
 			readReply(tc.body)
 		})
-	}
-	if rep.directIn.Load() == 0 {
-		t.Fatal("no request was read directly")
 	}
 	// The peer leaves while Recv waits on the connection.
 	done := make(chan error, 1)
@@ -343,9 +366,63 @@ func TestDirectRecvTwoPeers(t *testing.T) {
 	for len(rep.Stats().Conns) != 1 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	before := rep.directIn.Load()
+	// A Recv waits on the one connection left.
 	warmDirect(t, ctx, rep, req)
-	if rep.directIn.Load() == before {
+	before := rep.directIn.Load()
+	got := make(chan error, 1)
+	go func() {
+		_, err := rep.Recv(ctx)
+		got <- err
+	}()
+	waitDirectRecv(t, rep)
+	mustSend(t, ctx, req, "last")
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if rep.directIn.Load() != before+1 {
 		t.Fatal("REP with one peer left does not read directly")
+	}
+}
+
+// TestDirectRecvOrder: a DEALER streams numbered requests to a REP
+// without waiting for replies; whether Recv takes each from the queue or
+// from the connection itself, they come in order.
+func TestDirectRecvOrder(t *testing.T) {
+	ctx := testCtx(t)
+	rep, dealer := pairUp(t, Rep, Dealer, "tcp://127.0.0.1:*", nil, nil)
+	const n = 3000
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := dealer.Send(ctx, NewMsgString("", fmt.Sprint(i))); err != nil {
+				sent <- err
+				return
+			}
+			if i%500 == 0 {
+				time.Sleep(time.Millisecond) // let Recv catch up: direct again
+			}
+		}
+		for range n {
+			if _, err := dealer.Recv(ctx); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	for i := range n {
+		m, err := rep.RecvString(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m) != 1 || m[0] != fmt.Sprint(i) {
+			t.Fatalf("request %d: got %q", i, m)
+		}
+		if err := rep.Send(ctx, NewMsgString(m[0])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
 	}
 }

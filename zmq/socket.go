@@ -530,6 +530,14 @@ func (s *Socket) RecvString(ctx context.Context) ([]string, error) {
 
 // popIn returns the next queued message, waiting for one.
 func (s *Socket) popIn(ctx context.Context) (inMsg, bool, error) {
+	// asked: the connection whose read side this Recv asked for (see
+	// direct.go); the request is withdrawn if Recv returns otherwise.
+	var asked *zconn
+	defer func() {
+		if asked != nil {
+			asked.unwant()
+		}
+	}()
 	s.inMu.Lock()
 	for s.in.len() == 0 {
 		if s.inClosed {
@@ -539,12 +547,17 @@ func (s *Socket) popIn(ctx context.Context) (inMsg, bool, error) {
 		if s.typ == Req || s.typ == Rep {
 			s.inMu.Unlock()
 			if c := s.directConn(); c != nil {
-				m, ok, err := c.recvDirect(ctx)
+				m, ok, ask, err := c.recvDirect(ctx)
 				if err != nil {
 					return inMsg{}, false, err
 				}
 				if ok {
 					return inMsg{m: m, p: c.p}, true, nil
+				}
+				if ask {
+					asked = c
+				} else if asked == c {
+					asked = nil // lent to this Recv since
 				}
 			}
 			s.inMu.Lock()
