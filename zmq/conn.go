@@ -241,6 +241,7 @@ func (s *Socket) serveConn(ctx context.Context, nc net.Conn, p *pipe, endpoint, 
 		c.iw = newInlineWriter(c.nc)
 	}
 	c.initDirect()
+	c.br.pool = &s.pool
 	p.mu.Lock()
 	p.conn = c
 	p.mu.Unlock()
@@ -273,6 +274,7 @@ func (s *Socket) serveConn(ctx context.Context, nc net.Conn, p *pipe, endpoint, 
 	}()
 	err = c.readLoop()
 	c.endLending()
+	c.br.retire()
 	c.close(err)
 	wg.Wait()
 	if cause := c.cause(); cause != nil {

@@ -33,6 +33,9 @@ type framePool struct {
 	mu     sync.Mutex
 	free   [poolClasses][][]byte
 	bytes  int // kept in free
+	// reads: the connections' read buffers, out of which small frames
+	// are handed (connReader.Take), reused once those all come back.
+	reads readBufs
 }
 
 // poolClass returns the size class of an n-byte frame and whether it has one.
@@ -79,7 +82,8 @@ func (fp *framePool) put(m Msg) {
 	locked := false
 	for _, f := range m {
 		if cap(f) <= slabMax {
-			continue // the common small frame: no lock taken
+			fp.reads.recycle(f) // the common small frame: no lock taken
+			continue
 		}
 		c, ok := poolClass(cap(f))
 		if !ok || cap(f) != 1<<(c+poolMinShift) {
@@ -107,9 +111,12 @@ func (fp *framePool) put(m Msg) {
 // zmq_msg_close, and then receives without allocating. m and its frames
 // must not be used afterwards, nor recycled twice. Frames received over
 // inproc are the sender's own memory: a socket with an inproc peer
-// ignores Recycle. Small frames (up to 1 KiB), which share memory with
-// other messages, and frames the socket did not allocate are left to the
-// garbage collector.
+// ignores Recycle. Small frames (up to 1 KiB) share a connection's read
+// buffer with other messages: that buffer is reused once every frame
+// taken from it is recycled, so a program that recycles all it receives
+// streams small messages without allocating either, and one that keeps
+// some messages only leaves their buffers to the garbage collector.
+// Frames the socket did not allocate are ignored.
 func (s *Socket) Recycle(m Msg) {
 	s.pool.put(m)
 }

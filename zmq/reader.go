@@ -43,6 +43,14 @@ type connReader struct {
 	shared bool
 
 	rv *readv // nil: src is not a socket, or not on Linux
+
+	// pool, when set and on (Recycle was called), supplies new buffers
+	// and takes back the old ones (see readBufs); cur is the tracked
+	// buffer in use (nil: buf is not tracked) and taken counts the
+	// frames Take handed out of it.
+	pool  *framePool
+	cur   *rbuf
+	taken int64
 }
 
 func newConnReader(src io.Reader, size int) *connReader {
@@ -96,9 +104,7 @@ func (b *connReader) fill() error {
 		if len(b.buf)-b.w < takeRoom {
 			// The taken bytes stay where they are; what is not
 			// consumed moves to a new buffer.
-			nb := make([]byte, len(b.buf))
-			b.w = copy(nb, b.buf[b.r:b.w])
-			b.buf, b.r, b.shared = nb, 0, false
+			b.newBuf(b.buf[b.r:b.w])
 		}
 	} else if b.r == b.w {
 		b.r, b.w = 0, 0
@@ -154,7 +160,35 @@ func (b *connReader) Take(n int) []byte {
 	p := b.buf[b.r : b.r+n : b.r+n]
 	b.r += n
 	b.shared = true
+	if n > 0 {
+		b.taken++
+	}
 	return p
+}
+
+// newBuf moves to another buffer, with the unconsumed bytes keep (of
+// the current buffer) at its front, and retires the current one.
+func (b *connReader) newBuf(keep []byte) {
+	var nb []byte
+	var cur *rbuf
+	if fp := b.pool; fp != nil && fp.on.Load() && !fp.inproc.Load() {
+		cur, nb = fp.reads.get(len(b.buf))
+	} else {
+		nb = make([]byte, len(b.buf))
+	}
+	n := copy(nb, keep)
+	b.retire() // after the copy: the buffer may go to another reader
+	b.buf, b.cur, b.r, b.w, b.shared = nb, cur, 0, n, false
+}
+
+// retire hands the tracked buffer in use back to bufs, for reuse once
+// its frames are recycled. The connection's end calls it too.
+func (b *connReader) retire() {
+	if b.cur != nil {
+		b.pool.reads.retire(b.cur, b.taken)
+		b.cur = nil
+	}
+	b.taken = 0
 }
 
 // Read reads into p as bufio.Reader does: from the buffer, or with an
@@ -205,7 +239,7 @@ func (b *connReader) ReadFull(p []byte) error {
 			if !b.shared {
 				b.r, b.w = 0, 0
 			} else if len(b.buf)-b.w < overflowMax {
-				b.buf, b.r, b.w, b.shared = make([]byte, len(b.buf)), 0, 0, false
+				b.newBuf(nil)
 			}
 			var extra int
 			k, extra, err = b.rv.read(p, b.buf[b.w:min(b.w+overflowMax, len(b.buf))])
