@@ -109,13 +109,16 @@ func (fp *framePool) put(m Msg) {
 // first used: a program that receives large messages at a high rate
 // calls it once done with each one, as a libzmq program calls
 // zmq_msg_close, and then receives without allocating. m and its frames
-// must not be used afterwards, nor recycled twice. Frames received over
-// inproc are the sender's own memory: a socket with an inproc peer
-// ignores Recycle. Small frames (up to 1 KiB) share a connection's read
-// buffer with other messages: that buffer is reused once every frame
-// taken from it is recycled, so a program that recycles all it receives
-// streams small messages without allocating either, and one that keeps
-// some messages only leaves their buffers to the garbage collector.
+// must not be used afterwards, nor recycled twice; in particular, a
+// message passed to Send (which does not copy) must not be recycled, as
+// its frames may not be written yet. Frames received over inproc are
+// the sender's own memory: a socket with an inproc peer ignores Recycle.
+// Small frames (up to 1 KiB) share a connection's read buffer with other
+// messages: that buffer is reused once every frame taken from it is
+// recycled, so a program that recycles all it receives streams small
+// messages without allocating either. The socket tracks at most 32 such
+// buffers (2 MiB): those of messages the program keeps, or does not
+// recycle, are dropped from tracking to the garbage collector in turn.
 // Frames the socket did not allocate are ignored.
 func (s *Socket) Recycle(m Msg) {
 	s.pool.put(m)

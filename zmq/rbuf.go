@@ -24,15 +24,21 @@ const maxReadBufs = 32
 // refs to zero after that frees the buffer. Recycle finds a frame's
 // buffer by its address among the registered ones (reg).
 type readBufs struct {
-	reg  atomic.Pointer[[]*rbuf] // newest first; replaced, never modified
-	mu   sync.Mutex              // guards free, made, the states and writers of reg
+	reg  atomic.Pointer[[]rbufRef] // newest first; replaced, never modified
+	mu   sync.Mutex                // guards free, made, the states and writers of reg
 	free []*rbuf
 	made int // buffers allocated (tests)
 }
 
+// rbufRef is a registry entry: the address range of a buffer, kept in
+// the entry so that a lookup reads one array.
+type rbufRef struct {
+	start, size uintptr
+	rb          *rbuf
+}
+
 type rbuf struct {
 	b     []byte
-	start uintptr
 	refs  atomic.Int64
 	state rbufState // guarded by readBufs.mu
 	seq   uint64    // guarded by readBufs.mu: order of retirement
@@ -54,14 +60,14 @@ var rbufSeq atomic.Uint64
 func (rs *readBufs) get(size int) (rb *rbuf, b []byte) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if n := len(rs.free); n > 0 {
+	if n := len(rs.free); n > 0 && len(rs.free[n-1].b) == size {
 		rb = rs.free[n-1]
 		rs.free[n-1] = nil
 		rs.free = rs.free[:n-1]
 		rb.state = rbufInUse
 		return rb, rb.b
 	}
-	var reg []*rbuf
+	var reg []rbufRef
 	if p := rs.reg.Load(); p != nil {
 		reg = *p
 	}
@@ -71,20 +77,20 @@ func (rs *readBufs) get(size int) (rb *rbuf, b []byte) {
 		// called for every message).
 		oldest := -1
 		for i, r := range reg {
-			if r.state == rbufRetired && (oldest < 0 || r.seq < reg[oldest].seq) {
+			if r.rb.state == rbufRetired && (oldest < 0 || r.rb.seq < reg[oldest].rb.seq) {
 				oldest = i
 			}
 		}
 		if oldest < 0 {
 			return nil, make([]byte, size)
 		}
-		reg[oldest].state = rbufDropped
-		reg = append(append(make([]*rbuf, 0, len(reg)), reg[:oldest]...), reg[oldest+1:]...)
+		reg[oldest].rb.state = rbufDropped
+		reg = append(append(make([]rbufRef, 0, len(reg)), reg[:oldest]...), reg[oldest+1:]...)
 	}
 	rs.made++
 	rb = &rbuf{b: make([]byte, size)}
-	rb.start = uintptr(unsafe.Pointer(unsafe.SliceData(rb.b)))
-	nreg := append(make([]*rbuf, 0, len(reg)+1), rb)
+	ref := rbufRef{start: uintptr(unsafe.Pointer(unsafe.SliceData(rb.b))), size: uintptr(size), rb: rb}
+	nreg := append(make([]rbufRef, 0, len(reg)+1), ref)
 	nreg = append(nreg, reg...)
 	rs.reg.Store(&nreg)
 	return rb, rb.b
@@ -118,12 +124,32 @@ func (rs *readBufs) recycle(f []byte) {
 		return
 	}
 	a := uintptr(unsafe.Pointer(unsafe.SliceData(f)))
-	for _, rb := range *p {
-		if a-rb.start < uintptr(len(rb.b)) {
-			if rb.refs.Add(-1) == 0 {
-				rs.release(rb)
+	for _, r := range *p {
+		if a-r.start < r.size {
+			if r.rb.refs.Add(-1) == 0 {
+				rs.release(r.rb)
 			}
 			return
 		}
+	}
+}
+
+// recycleMsg takes back the frames of a message the socket drops or
+// strips itself, which the application never sees, when Recycle is on.
+func (fp *framePool) recycleMsg(m Msg) {
+	if !fp.on.Load() || fp.inproc.Load() {
+		return
+	}
+	for _, f := range m {
+		if len(f) <= slabMax {
+			fp.reads.recycle(f)
+		}
+	}
+}
+
+// recycleFrame is recycleMsg for one frame.
+func (fp *framePool) recycleFrame(f []byte) {
+	if fp.on.Load() && !fp.inproc.Load() && len(f) <= slabMax {
+		fp.reads.recycle(f)
 	}
 }

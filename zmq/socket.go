@@ -512,6 +512,7 @@ func (s *Socket) Recv(ctx context.Context) (Msg, error) {
 		if m, keep := s.filterIn(in); keep {
 			return m, nil
 		}
+		s.pool.recycleMsg(in.m) // dropped: the application never sees it
 	}
 }
 
@@ -638,6 +639,7 @@ func (s *Socket) pushIn(p *pipe, ms []Msg, force bool) int {
 			for s.in.len() > 0 {
 				old, _ := s.in.pop()
 				old.p.inCount--
+				s.pool.recycleMsg(old.m)
 			}
 		}
 		s.in.push(inMsg{m: m, p: p})
@@ -703,6 +705,9 @@ func (s *Socket) filterIn(in inMsg) (Msg, bool) {
 			return nil, false
 		}
 		s.req.pending = false
+		if len(m) < len(in.m) {
+			s.pool.recycleMsg(in.m[:1]) // the correlation id
+		}
 		return m[1:], true
 	case Rep:
 		i := 0
