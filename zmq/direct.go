@@ -28,10 +28,12 @@ import (
 // back and watches the connection as before (heartbeats, disconnection).
 //
 // A Recv that holds the read side blocks only while waiting for the
-// first byte of a message, where a kick interrupts it cleanly (ctx ended,
-// Close). It reads a frame only once the frame is whole in the buffer;
-// anything else (a large message, a message still arriving) goes back to
-// the reader goroutine, which reads it into the queue as usual.
+// first byte of a frame, where a kick interrupts it cleanly (ctx ended,
+// Close): the frames of a message read so far stay in the connection's
+// state for whoever reads on. It reads a frame only once the frame is
+// whole in the buffer; anything else (a large frame, a frame still
+// arriving) goes back to the reader goroutine, which reads it into the
+// queue as usual.
 
 // lendLinger is how long the read side stays lent with no Recv using it.
 const lendLinger = 5 * time.Millisecond
@@ -45,7 +47,7 @@ type lender struct {
 	want    bool // a Recv asked for the read side
 	lent    bool // Recv calls hold the read side; the reader waits on back
 	busy    bool // a Recv is using the read side
-	idle    bool // the holder waits for the first byte of a message
+	idle    bool // the holder waits for the first byte of a frame
 	kicked  bool // the read deadline is set to interrupt that wait
 	closing bool // the socket is closing: the read side is not lent again
 	dead    bool // the reader goroutine has stopped
@@ -134,7 +136,7 @@ func (c *zconn) unwant() {
 	d.mu.Unlock()
 }
 
-// waitFirst waits for the first byte of a message; the caller has set
+// waitFirst waits for the first byte of a frame; the caller has set
 // idle. It reports whether a kick ended the wait (then err is nil).
 func (c *zconn) waitFirst() (kicked bool, err error) {
 	_, err = c.br.Peek(1)
@@ -344,7 +346,7 @@ func (c *zconn) recvDirect(ctx context.Context) (m Msg, ok, asked bool, err erro
 		return nil, false, false, nil
 	}
 	for {
-		if c.br.Buffered() == 0 && len(c.frames) == 0 {
+		if c.br.Buffered() == 0 {
 			d.mu.Lock()
 			if d.closing || d.dead {
 				d.mu.Unlock()
