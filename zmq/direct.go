@@ -35,7 +35,8 @@ import (
 // arriving) goes back to the reader goroutine, which reads it into the
 // queue as usual.
 
-// lendLinger is how long the read side stays lent with no Recv using it.
+// lendLinger is how long, at least (at most twice as long), the read side
+// stays lent with no Recv using it.
 const lendLinger = 5 * time.Millisecond
 
 // lender is the state of a connection's read side. The fields are
@@ -63,9 +64,9 @@ type lender struct {
 	// error that ended the connection, if any. One value per lending.
 	back chan error
 	// timer gives back a read side no Recv has used for lendLinger. A
-	// Recv does not touch it (Reset on a timer can cost a wakeup of a
-	// second thread): it sets used, and the timer, when it fires,
-	// waits another lendLinger.
+	// Recv starts it only when it is not running (Reset on a timer can
+	// cost a wakeup of a second thread): it sets used, and the timer,
+	// when it fires, waits another lendLinger.
 	timer *time.Timer
 	// watch kicks a Recv when its ctx ends. The registration stays for
 	// the next Recv with the same ctx (the same Done channel): a Recv
