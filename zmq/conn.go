@@ -486,7 +486,7 @@ func (c *zconn) readFrame() (Msg, error) {
 	case (s.typ == Pub || s.typ == XPub) && len(c.frames) == 1 && len(body) > 0 && body[0] <= 1:
 		// ZMTP 3.0 subscription: \x01topic or \x00topic.
 		s.applySub(c.p, body[0] == 1, body[1:])
-		s.pool.recycleFrame(body) // applySub keeps a copy
+		s.pool.recycleMsg(Msg{body}) // applySub keeps a copy
 	case s.typ != Pub && s.typ != Push:
 		m = c.msgOf()
 	}

@@ -80,7 +80,7 @@ type lender struct {
 // directly and the connection is a bare socket: a wrapper (TLS, CURVE)
 // may consume bytes on a read that a deadline interrupts.
 func (c *zconn) initDirect() {
-	if c.s.typ != Req && c.s.typ != Rep || bareRawConn(c.nc) == nil {
+	if !c.s.typ.receivesDirectly() || bareRawConn(c.nc) == nil {
 		return
 	}
 	d := &lender{back: make(chan error, 1)}
@@ -416,6 +416,10 @@ func (c *zconn) frameBuffered() bool {
 	return err != nil || int64(len(b)-hl) >= size
 }
 
+// receivesDirectly reports whether Recv on a socket of type t may read a
+// connection itself (see directConn).
+func (t Type) receivesDirectly() bool { return t == Req || t == Rep }
+
 // directConn returns the connection Recv may read itself, or nil.
 func (s *Socket) directConn() *zconn {
 	var p *pipe
@@ -444,20 +448,10 @@ func (s *Socket) directConn() *zconn {
 // reclaimDirect gives every lent read side back to its reader goroutine
 // (see zconn.reclaim).
 func (s *Socket) reclaimDirect(closing bool) {
-	if s.typ != Req && s.typ != Rep {
+	if !s.typ.receivesDirectly() {
 		return
 	}
-	s.mu.Lock()
-	var cs []*zconn
-	for _, p := range s.pipes {
-		p.mu.Lock()
-		if c := p.conn; c != nil && c.d != nil {
-			cs = append(cs, c)
-		}
-		p.mu.Unlock()
-	}
-	s.mu.Unlock()
-	for _, c := range cs {
+	for _, c := range s.conns(func(c *zconn) bool { return c.d != nil }) {
 		c.reclaim(closing)
 	}
 }

@@ -135,21 +135,10 @@ func (rs *readBufs) recycle(f []byte) {
 }
 
 // recycleMsg takes back the frames of a message the socket drops or
-// strips itself, which the application never sees, when Recycle is on.
+// strips itself, which the application never sees, as Recycle does once
+// the application uses it.
 func (fp *framePool) recycleMsg(m Msg) {
-	if !fp.on.Load() || fp.inproc.Load() {
-		return
-	}
-	for _, f := range m {
-		if len(f) <= slabMax {
-			fp.reads.recycle(f)
-		}
-	}
-}
-
-// recycleFrame is recycleMsg for one frame.
-func (fp *framePool) recycleFrame(f []byte) {
-	if fp.on.Load() && !fp.inproc.Load() && len(f) <= slabMax {
-		fp.reads.recycle(f)
+	if fp.on.Load() {
+		fp.put(m)
 	}
 }

@@ -246,16 +246,7 @@ func (s *Socket) linger(deadline time.Time) bool {
 // application has not read. A connection that carried only commands
 // (handshake, subscriptions, heartbeats) closes at once.
 func (s *Socket) shutdownConns(deadline time.Time) {
-	var cs []*zconn
-	s.mu.Lock()
-	for _, p := range s.pipes {
-		p.mu.Lock()
-		if c := p.conn; c != nil && c.wrote.Load() {
-			cs = append(cs, c)
-		}
-		p.mu.Unlock()
-	}
-	s.mu.Unlock()
+	cs := s.conns(func(c *zconn) bool { return c.wrote.Load() })
 	if len(cs) == 0 {
 		return
 	}
@@ -271,6 +262,22 @@ func (s *Socket) shutdownConns(deadline time.Time) {
 			return
 		}
 	}
+}
+
+// conns returns the established connections of the socket's pipes for
+// which keep reports true.
+func (s *Socket) conns(keep func(*zconn) bool) []*zconn {
+	var cs []*zconn
+	s.mu.Lock()
+	for _, p := range s.pipes {
+		p.mu.Lock()
+		if c := p.conn; c != nil && keep(c) {
+			cs = append(cs, c)
+		}
+		p.mu.Unlock()
+	}
+	s.mu.Unlock()
+	return cs
 }
 
 func (s *Socket) drained() bool {
@@ -545,7 +552,7 @@ func (s *Socket) popIn(ctx context.Context) (inMsg, bool, error) {
 			s.inMu.Unlock()
 			return inMsg{}, false, ErrClosed
 		}
-		if s.typ == Req || s.typ == Rep {
+		if s.typ.receivesDirectly() {
 			s.inMu.Unlock()
 			if c := s.directConn(); c != nil {
 				m, ok, ask, err := c.recvDirect(ctx)
@@ -586,10 +593,7 @@ func (s *Socket) popIn(ctx context.Context) (inMsg, bool, error) {
 	in, _ := s.in.pop()
 	wakePeer := s.poppedLocked(in.p)
 	if s.in.len() > 0 && s.inWait > 0 {
-		select {
-		case s.inSig <- struct{}{}:
-		default:
-		}
+		s.wakeRecv()
 	}
 	s.inMu.Unlock()
 	if wakePeer != nil {
@@ -658,10 +662,7 @@ func (s *Socket) pushIn(p *pipe, ms []Msg, force bool) int {
 	}
 	if n > 0 {
 		if wake {
-			select {
-			case s.inSig <- struct{}{}:
-			default:
-			}
+			s.wakeRecv()
 		}
 		for _, w := range ws {
 			select {
