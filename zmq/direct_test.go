@@ -86,6 +86,20 @@ func waitDirectRecv(t *testing.T, s *Socket) {
 	t.Fatal("no Recv waits on the connection itself")
 }
 
+// recvAsync receives a message from s in a goroutine and reports the
+// error, or a mismatch with want (frames as strings) when given.
+func recvAsync(ctx context.Context, s *Socket, want ...string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		m, err := s.RecvString(ctx)
+		if err == nil && want != nil && fmt.Sprint(m) != fmt.Sprint(want) {
+			err = fmt.Errorf("got %q, want %q", m, want)
+		}
+		done <- err
+	}()
+	return done
+}
+
 // warmDirect makes a round trip, after which both sides hold their
 // connection's read side (lent for lendLinger).
 func warmDirect(t *testing.T, ctx context.Context, rep, req *Socket) {
@@ -113,12 +127,8 @@ func TestDirectRecvCtx(t *testing.T) {
 		}
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		_, err := rep.Recv(cctx)
-		done <- err
-	}()
-	time.Sleep(20 * time.Millisecond)
+	done := recvAsync(cctx, rep)
+	waitDirectRecv(t, rep)
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Recv: %v", err)
@@ -136,12 +146,8 @@ func TestDirectRecvClose(t *testing.T) {
 	rep, req := pairUp(t, Rep, Req, "tcp://127.0.0.1:*", nil, nil)
 	warmDirect(t, ctx, rep, req)
 	mustSend(t, ctx, req, "no reply")
-	done := make(chan error, 1)
-	go func() {
-		_, err := req.Recv(ctx)
-		done <- err
-	}()
-	time.Sleep(20 * time.Millisecond)
+	done := recvAsync(ctx, req)
+	waitDirectRecv(t, req)
 	req.Close()
 	if err := <-done; !errors.Is(err, ErrClosed) {
 		t.Fatalf("Recv during Close: %v", err)
@@ -189,14 +195,8 @@ func TestDirectRecvRawPeer(t *testing.T) {
 			return
 		}
 	}
-	write := func(b []byte) {
-		t.Helper()
-		if _, err := peer.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range 5 {
-		body := []byte(fmt.Sprint("plain ", i))
+	// echo receives a request in a goroutine and sends it back.
+	echo := func(body []byte) <-chan error {
 		got := make(chan error, 1)
 		go func() {
 			m, err := rep.Recv(ctx)
@@ -208,6 +208,17 @@ func TestDirectRecvRawPeer(t *testing.T) {
 			}
 			got <- err
 		}()
+		return got
+	}
+	write := func(b []byte) {
+		t.Helper()
+		if _, err := peer.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		body := []byte(fmt.Sprint("plain ", i))
+		got := echo(body)
 		if i > 0 {
 			// The first Recv asks for the read side; the others find
 			// it lent, and wait on the connection.
@@ -237,17 +248,7 @@ func TestDirectRecvRawPeer(t *testing.T) {
 			b := request(tc.body)
 			// A PING inside the message, between its frames.
 			b = append(append(append([]byte(nil), b[:2]...), ping...), b[2:]...)
-			got := make(chan error, 1)
-			go func() {
-				m, err := rep.Recv(ctx)
-				if err == nil && (len(m) != 1 || !bytes.Equal(m[0], tc.body)) {
-					err = fmt.Errorf("request of %d frames", len(m))
-				}
-				if err == nil {
-					err = rep.Send(ctx, m)
-				}
-				got <- err
-			}()
+			got := echo(tc.body)
 			prev := 0
 			for _, cut := range tc.cut {
 				write(b[prev:cut])
@@ -262,14 +263,10 @@ func TestDirectRecvRawPeer(t *testing.T) {
 		})
 	}
 	// The peer leaves while Recv waits on the connection.
-	done := make(chan error, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		_, err := rep.Recv(rctx)
-		done <- err
-	}()
-	time.Sleep(20 * time.Millisecond)
+	done := recvAsync(rctx, rep)
+	waitDirectRecv(t, rep)
 	peer.Close()
 	ev.wait(t, ctx, func(e Event) bool { return e.Type == EventDisconnected })
 	select {
@@ -296,14 +293,7 @@ func TestDirectRecvHeartbeat(t *testing.T) {
 	warmDirect(t, ctx, rep, req)
 	mustSend(t, ctx, req, "slow")
 	mustRecv(t, ctx, rep, "slow")
-	got := make(chan error, 1)
-	go func() {
-		m, err := req.RecvString(ctx)
-		if err == nil && (len(m) != 1 || m[0] != "late") {
-			err = fmt.Errorf("reply %q", m)
-		}
-		got <- err
-	}()
+	got := recvAsync(ctx, req, "late")
 	time.Sleep(300 * time.Millisecond) // REP's read side goes back to its reader
 	mustSend(t, ctx, rep, "late")
 	if err := <-got; err != nil {
@@ -369,11 +359,7 @@ func TestDirectRecvTwoPeers(t *testing.T) {
 	// A Recv waits on the one connection left.
 	warmDirect(t, ctx, rep, req)
 	before := rep.directIn.Load()
-	got := make(chan error, 1)
-	go func() {
-		_, err := rep.Recv(ctx)
-		got <- err
-	}()
+	got := recvAsync(ctx, rep)
 	waitDirectRecv(t, rep)
 	mustSend(t, ctx, req, "last")
 	if err := <-got; err != nil {
